@@ -1,0 +1,92 @@
+//! The batching appender: group commit for commands.
+//!
+//! Each command pod runs one appender task. Commands queue up while the
+//! previous batch commits and then go into the next transaction together, so
+//! under load one commit (one WAL flush, one lock hand-over between pods)
+//! carries many commands. Under no load a batch is a single command and
+//! nothing waits for a timer.
+
+use std::time::Instant;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AppendError, AppendRequest, AppendResult, batch};
+
+/// Tuning knobs of the appender.
+#[derive(Debug, Clone, Copy)]
+pub struct AppenderConfig {
+    /// Most commands per transaction; bounds lock hold time and statement size.
+    pub max_batch: usize,
+    /// Commands waiting for a batch; a full queue pushes back on callers.
+    pub queue_capacity: usize,
+}
+
+impl Default for AppenderConfig {
+    fn default() -> Self {
+        Self { max_batch: 256, queue_capacity: 4096 }
+    }
+}
+
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<AppendResult, AppendError>>,
+}
+
+/// A handle to the appender task. Cheap to clone; the task drains its queue
+/// and stops once every handle is dropped, so no accepted command is lost at
+/// shutdown.
+#[derive(Clone)]
+pub struct Appender {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Appender {
+    /// Starts the appender task on `pool`.
+    pub fn spawn(pool: Pool, config: AppenderConfig) -> (Appender, tokio::task::JoinHandle<()>) {
+        let (jobs, rx) = mpsc::channel(config.queue_capacity);
+        let task = tokio::spawn(run(pool, config, rx));
+        (Appender { jobs }, task)
+    }
+
+    /// Appends one command's events; resolves once they are committed.
+    pub async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { request, reply }).await.map_err(|_| AppendError::ShuttingDown)?;
+        answer.await.map_err(|_| AppendError::ShuttingDown)?
+    }
+}
+
+async fn run(pool: Pool, config: AppenderConfig, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(config.max_batch);
+    while rx.recv_many(&mut jobs, config.max_batch).await > 0 {
+        let started = Instant::now();
+        let (requests, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.request, j.reply)).unzip();
+        let outcomes = match commit(&pool, &requests).await {
+            Ok(outcomes) => outcomes,
+            Err(reason) => {
+                tracing::error!(error = %reason, batch = requests.len(), "append batch failed; nothing was written");
+                metrics::counter!("tally_append_batch_failures_total").increment(1);
+                vec![Err(AppendError::Unavailable(reason)); requests.len()]
+            }
+        };
+        let appended: u64 = outcomes.iter().flatten().filter(|r| !r.replayed).map(|r| u64::from(r.events_appended)).sum();
+        metrics::histogram!("tally_append_batch_size").record(requests.len() as f64);
+        metrics::histogram!("tally_append_batch_duration_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("tally_events_appended_total").increment(appended);
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // The caller may have given up (client went away); the outcome
+            // stands either way and a retry with its command id replays it.
+            let _ = reply.send(outcome);
+        }
+    }
+    tracing::info!("appender stopped: queue drained");
+}
+
+async fn commit(pool: &Pool, requests: &[AppendRequest]) -> Result<Vec<Result<AppendResult, AppendError>>, String> {
+    let mut client = pool.get().await.map_err(|e| e.to_string())?;
+    let tx = client.transaction().await.map_err(|e| e.to_string())?;
+    let outcomes = batch::run(&tx, requests).await.map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(outcomes)
+}

@@ -1,0 +1,78 @@
+//! Logs and traces.
+//!
+//! Logs go to stdout (JSON in production, pretty for people). Traces are
+//! always *propagated* — an incoming `traceparent` reaches event metadata and
+//! Kafka headers even when nothing is exported — and are *exported* over OTLP
+//! only when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
+//! variant) is set, so operators configure it like any other OTel program.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::settings::{LogFormat, TelemetrySettings};
+
+/// Flushes pending spans when dropped; keep it alive for the whole process.
+#[must_use = "dropping the guard stops trace export"]
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        // Export failures at exit are not actionable; the spans are lost either way.
+        let _ = self.provider.shutdown();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid log filter {0:?}: {1}")]
+    Filter(String, String),
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("a global subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+/// Whether the standard OTel variables ask for OTLP export.
+fn export_requested() -> bool {
+    let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let endpoint = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+    endpoint && !disabled
+}
+
+/// Installs the global subscriber and propagator for a service.
+pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+
+    let resource = Resource::builder().with_service_name(service_name).build();
+    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    let exporting = export_requested();
+    if exporting {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        provider = provider.with_batch_exporter(exporter);
+    }
+    let provider = provider.build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name));
+
+    let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.log_level.clone());
+    let filter = EnvFilter::try_new(&directive).map_err(|e| TelemetryError::Filter(directive, e.to_string()))?;
+
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let installed = match settings.log_format {
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false))
+            .try_init(),
+        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact()).try_init(),
+    };
+    installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
+    tracing::info!(service = service_name, otlp_export = exporting, "telemetry initialised");
+    Ok(TelemetryGuard { provider })
+}
