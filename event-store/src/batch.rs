@@ -28,15 +28,16 @@ pub(crate) async fn run(
 async fn read_snapshot(tx: &Transaction<'_>, requests: &[AppendRequest]) -> Result<Snapshot, tokio_postgres::Error> {
     // The row lock on the head serialises appenders across every command pod
     // until commit: that is what makes positions follow commit order.
-    let lock = tx.prepare_cached("SELECT last_position FROM event_head WHERE id = 1 FOR UPDATE").await?;
-    let head: i64 = tx.query_one(&lock, &[]).await?.get(0);
+    let lock = tx.prepare_cached("SELECT last_position, now() FROM event_head WHERE id = 1 FOR UPDATE").await?;
+    let head_row = tx.query_one(&lock, &[]).await?;
+    let (head, now): (i64, chrono::DateTime<chrono::Utc>) = (head_row.get(0), head_row.get(1));
 
     let ids: Vec<&str> = requests.iter().filter_map(|r| r.command_id.as_deref()).collect();
     let mut results = HashMap::new();
     if !ids.is_empty() {
         let stmt = tx
             .prepare_cached(
-                "SELECT command_id, fingerprint, stream_version, global_position, events_appended \
+                "SELECT command_id, fingerprint, stream_version, global_position, events_appended, recorded_at \
                  FROM command_results WHERE command_id = ANY($1)",
             )
             .await?;
@@ -46,6 +47,7 @@ async fn read_snapshot(tx: &Transaction<'_>, requests: &[AppendRequest]) -> Resu
                 global_position: row.get::<_, i64>(3) as u64,
                 events_appended: row.get::<_, i32>(4) as u32,
                 replayed: true,
+                recorded_at: row.get(5),
             };
             results.insert(row.get(0), StoredResult { fingerprint: row.get(1), result });
         }
@@ -79,7 +81,7 @@ async fn read_snapshot(tx: &Transaction<'_>, requests: &[AppendRequest]) -> Resu
             owners.insert((row.get(0), row.get(1)), row.get(2));
         }
     }
-    Ok(Snapshot { head: head as u64, results, streams, keys: owners })
+    Ok(Snapshot { head: head as u64, now, results, streams, keys: owners })
 }
 
 async fn write(tx: &Transaction<'_>, requests: &[AppendRequest], plan: &Plan) -> Result<(), tokio_postgres::Error> {
@@ -108,8 +110,8 @@ async fn write(tx: &Transaction<'_>, requests: &[AppendRequest], plan: &Plan) ->
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO command_results \
-                 (command_id, fingerprint, stream_id, stream_version, global_position, events_appended) \
-                 SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bigint[], $5::bigint[], $6::int[])",
+                 (command_id, fingerprint, stream_id, stream_version, global_position, events_appended, recorded_at) \
+                 SELECT *, now() FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bigint[], $5::bigint[], $6::int[])",
             )
             .await?;
         let ids: Vec<&str> = plan.results.iter().map(|r| r.0.as_str()).collect();

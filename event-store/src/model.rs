@@ -108,4 +108,6 @@ pub struct AppendResult {
     pub events_appended: u32,
     /// True when this is the stored result of an earlier identical command.
     pub replayed: bool,
+    /// When the appending transaction ran (the events' `recorded_at`).
+    pub recorded_at: DateTime<Utc>,
 }

@@ -27,6 +27,8 @@ pub(crate) struct StreamHead {
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     pub head: u64,
+    /// The transaction's timestamp, which becomes every event's `recorded_at`.
+    pub now: chrono::DateTime<chrono::Utc>,
     pub results: HashMap<String, StoredResult>,
     pub streams: HashMap<String, StreamHead>,
     pub keys: HashMap<(String, String), String>,
@@ -142,6 +144,7 @@ fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Pla
         global_position: new_head.last_position,
         events_appended: req.events.len() as u32,
         replayed: false,
+        recorded_at: snap.now,
     };
     if let Some(id) = &req.command_id {
         snap.results.insert(id.clone(), StoredResult { fingerprint: req.fingerprint.clone(), result });
@@ -227,7 +230,13 @@ mod tests {
     #[test]
     fn a_reused_command_id_with_another_body_is_refused() {
         let mut snap = Snapshot::default();
-        let stored = AppendResult { stream_version: 1, global_position: 1, events_appended: 1, replayed: false };
+        let stored = AppendResult {
+            stream_version: 1,
+            global_position: 1,
+            events_appended: 1,
+            replayed: false,
+            recorded_at: chrono::Utc::now(),
+        };
         snap.results.insert("c1".into(), StoredResult { fingerprint: vec![9], result: stored });
         let mut r = req("a", ExpectedVersion::Any, 1);
         r.command_id = Some("c1".into());

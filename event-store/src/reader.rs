@@ -83,3 +83,28 @@ pub async fn stream_head(client: &impl GenericClient, stream_id: &str) -> Result
         .await?;
     Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
 }
+
+/// The stored first result of a command id, with the fingerprint of the
+/// command that produced it.
+pub async fn command_result(
+    client: &impl GenericClient,
+    command_id: &str,
+) -> Result<Option<(Vec<u8>, crate::AppendResult)>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT fingerprint, stream_version, global_position, events_appended, recorded_at \
+             FROM command_results WHERE command_id = $1",
+            &[&command_id],
+        )
+        .await?;
+    Ok(row.map(|r| {
+        let result = crate::AppendResult {
+            stream_version: r.get::<_, i64>(1) as u64,
+            global_position: r.get::<_, i64>(2) as u64,
+            events_appended: r.get::<_, i32>(3) as u32,
+            replayed: true,
+            recorded_at: r.get(4),
+        };
+        (r.get(0), result)
+    }))
+}
