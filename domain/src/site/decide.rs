@@ -1,0 +1,79 @@
+//! The site's business rules.
+
+use crate::error::DomainError;
+use crate::ids::SiteId;
+
+use super::{
+    DeleteSite, RegisterSite, Site, SiteCommand, SiteData, SiteDeleted, SiteEvent, SiteRegistered,
+    SiteUpdated, UpdateSite,
+};
+
+const KIND: &str = "site";
+
+pub(super) fn decide(state: &Site, command: &SiteCommand) -> Result<Vec<SiteEvent>, DomainError> {
+    match command {
+        SiteCommand::Register(c) => register(state, c),
+        SiteCommand::Update(c) => update(state, c),
+        SiteCommand::Delete(c) => delete(state, c),
+    }
+}
+
+fn register(state: &Site, c: &RegisterSite) -> Result<Vec<SiteEvent>, DomainError> {
+    // A deleted id stays taken so histories never mix.
+    if !matches!(state, Site::Absent) {
+        return Err(DomainError::AlreadyExists {
+            kind: KIND,
+            id: c.site_id.to_string(),
+        });
+    }
+    Ok(vec![SiteEvent::Registered(SiteRegistered {
+        site_id: c.site_id,
+        domain: c.domain.clone(),
+        time_zone: c.time_zone,
+        owner_profile_id: c.owner_profile_id,
+        name: c.name.clone(),
+    })])
+}
+
+fn update(state: &Site, c: &UpdateSite) -> Result<Vec<SiteEvent>, DomainError> {
+    let data = live(state, c.site_id)?;
+    let changes = &c.changes;
+    let event = SiteUpdated {
+        site_id: data.id,
+        domain: changed(&changes.domain, &data.domain),
+        time_zone: changed(&changes.time_zone, &data.time_zone),
+        name: changed(&changes.name, &data.name),
+    };
+    // Re-saving identical values records nothing.
+    if event.is_empty() {
+        Ok(Vec::new())
+    } else {
+        Ok(vec![SiteEvent::Updated(event)])
+    }
+}
+
+fn delete(state: &Site, c: &DeleteSite) -> Result<Vec<SiteEvent>, DomainError> {
+    let data = live(state, c.site_id)?;
+    Ok(vec![SiteEvent::Deleted(SiteDeleted { site_id: data.id })])
+}
+
+/// The live site, or the error explaining why there is none.
+fn live(state: &Site, id: SiteId) -> Result<&SiteData, DomainError> {
+    match state {
+        Site::Active(data) => Ok(data),
+        Site::Absent => Err(DomainError::NotFound {
+            kind: KIND,
+            id: id.to_string(),
+        }),
+        Site::Deleted { .. } => Err(DomainError::Gone {
+            kind: KIND,
+            id: id.to_string(),
+        }),
+    }
+}
+
+/// The requested value, if one was requested and it differs from the
+/// current one.
+fn changed<T: PartialEq + Clone>(requested: &Option<T>, current: &T) -> Option<T> {
+    requested.as_ref().filter(|new| *new != current).cloned()
+}

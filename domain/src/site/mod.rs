@@ -1,0 +1,20 @@
+//! The site aggregate: one web site whose traffic Tally counts.
+//!
+//! A site belongs to a profile, is identified to the tracker by its domain
+//! (unique across all sites, enforced through claims) and reports in its
+//! own time zone.
+
+mod claims;
+mod command;
+mod decide;
+mod event;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use command::{DeleteSite, RegisterSite, SiteChanges, SiteCommand, SiteInput, UpdateSite};
+pub use event::{SiteDeleted, SiteEvent, SiteRegistered, SiteUpdated};
+pub use state::{Site, SiteData};
+
+/// Claim scope under which site domains are unique.
+pub const DOMAIN_CLAIM_SCOPE: &str = "site.domain";
