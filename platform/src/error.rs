@@ -115,8 +115,9 @@ pub struct ApiError {
     pub detail: String,
     pub violations: Vec<FieldViolation>,
     /// Machine-readable facts (e.g. `current_version`), sent as `ErrorInfo`
-    /// metadata in gRPC and as problem extension members in REST.
-    pub metadata: BTreeMap<String, String>,
+    /// metadata in gRPC (as strings) and as typed problem extension members
+    /// in REST.
+    pub metadata: BTreeMap<String, serde_json::Value>,
     pub retry_after: Option<Duration>,
 }
 
@@ -148,8 +149,8 @@ impl ApiError {
         Self::new(ErrorKind::Internal, "an internal error occurred; it has been logged")
     }
 
-    pub fn with_meta(mut self, key: &str, value: impl ToString) -> Self {
-        self.metadata.insert(key.to_owned(), value.to_string());
+    pub fn with_meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
         self
     }
 
@@ -167,7 +168,16 @@ impl ApiError {
         details.set_error_info(
             self.kind.slug(),
             ERROR_DOMAIN,
-            self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<std::collections::HashMap<_, _>>(),
+            self.metadata
+                .iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect::<std::collections::HashMap<_, _>>(),
         );
         if let Some(after) = self.retry_after {
             details.set_retry_info(Some(after));
@@ -194,7 +204,7 @@ struct Problem<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldViolation],
     #[serde(flatten)]
-    metadata: &'a BTreeMap<String, String>,
+    metadata: &'a BTreeMap<String, serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -236,7 +246,7 @@ mod tests {
 
     #[test]
     fn grpc_status_carries_field_violations_and_metadata() {
-        let err = ApiError::field("handle", "must be 3 to 30 characters").with_meta("current_version", 3);
+        let err = ApiError::field("handle", "must be 3 to 30 characters").with_meta("current_version", 3u64);
         let status = err.to_status();
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();

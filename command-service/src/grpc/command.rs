@@ -1,0 +1,162 @@
+//! `tally.v1.CommandService`: proto requests become domain commands here.
+
+use tally_domain::{Profile, ProfileId, ProfileInput, Site, SiteId, SiteInput};
+use tally_platform::error::ApiError;
+use tally_proto::{
+    convert::{ResourceMeta, profile_to_proto, site_to_proto},
+    v1::{self, command_service_server::CommandService},
+};
+use tonic::{Request, Response, Status};
+
+use super::context::command_context;
+use crate::app::{AppError, Commands, Executed, Loaded};
+
+/// The gRPC service over the shared [`Commands`].
+#[derive(Clone)]
+pub struct CommandGrpc {
+    commands: Commands,
+}
+
+impl CommandGrpc {
+    pub fn new(commands: Commands) -> Self {
+        Self { commands }
+    }
+}
+
+fn failed(e: AppError) -> Status {
+    e.log_if_internal();
+    ApiError::from(e).into()
+}
+
+fn result(done: &tally_event_store::AppendResult) -> v1::CommandResult {
+    v1::CommandResult {
+        stream_id: done.stream_id.clone(),
+        stream_version: done.stream_version,
+        global_position: done.global_position,
+        events_appended: done.events_appended,
+        replayed: done.replayed,
+    }
+}
+
+fn meta<A>(loaded: &Loaded<A>) -> ResourceMeta {
+    ResourceMeta { version: loaded.version, create_time: loaded.created_at, update_time: loaded.updated_at }
+}
+
+fn profile_response(done: Executed<Profile>) -> v1::ProfileCommandResponse {
+    v1::ProfileCommandResponse {
+        profile: done.loaded.state.data().map(|d| profile_to_proto(d, &meta(&done.loaded))),
+        result: Some(result(&done.result)),
+    }
+}
+
+fn site_response(done: Executed<Site>) -> v1::SiteCommandResponse {
+    v1::SiteCommandResponse {
+        site: done.loaded.state.data().map(|d| site_to_proto(d, &meta(&done.loaded))),
+        result: Some(result(&done.result)),
+    }
+}
+
+fn parse_id<T: std::str::FromStr>(raw: &str, field: &str) -> Result<T, Status> {
+    raw.parse().map_err(|_| ApiError::field(field, format!("must be a UUID, got {raw:?}")).into())
+}
+
+fn mask_paths(mask: Option<prost_types::FieldMask>) -> Vec<String> {
+    mask.map(|m| m.paths).unwrap_or_default()
+}
+
+/// Analytics commands arrive with the analytics milestone; until then the
+/// contract is published and the RPCs answer UNIMPLEMENTED honestly.
+fn not_yet(rpc: &str) -> Status {
+    Status::unimplemented(format!("{rpc} is part of the analytics API, which this version does not serve yet"))
+}
+
+#[tonic::async_trait]
+impl CommandService for CommandGrpc {
+    async fn create_profile(
+        &self,
+        request: Request<v1::CreateProfileRequest>,
+    ) -> Result<Response<v1::ProfileCommandResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let ctx = command_context(&metadata, &req.command_id, None)?;
+        let profile = req.profile.ok_or_else(|| Status::from(ApiError::field("profile", "is required")))?;
+        let done = self.commands.profiles.create(ProfileInput::from(profile), &ctx).await.map_err(failed)?;
+        Ok(Response::new(profile_response(done)))
+    }
+
+    async fn update_profile(
+        &self,
+        request: Request<v1::UpdateProfileRequest>,
+    ) -> Result<Response<v1::ProfileCommandResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let ctx = command_context(&metadata, &req.command_id, req.expected_version)?;
+        let profile = req.profile.ok_or_else(|| Status::from(ApiError::field("profile", "is required")))?;
+        let id: ProfileId = parse_id(&profile.id, "profile.id")?;
+        let mask = mask_paths(req.update_mask);
+        let done = self.commands.profiles.update(id, ProfileInput::from(profile), &mask, &ctx).await.map_err(failed)?;
+        Ok(Response::new(profile_response(done)))
+    }
+
+    async fn delete_profile(
+        &self,
+        request: Request<v1::DeleteProfileRequest>,
+    ) -> Result<Response<v1::DeleteResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let ctx = command_context(&metadata, &req.command_id, req.expected_version)?;
+        let id: ProfileId = parse_id(&req.id, "id")?;
+        let done = self.commands.profiles.delete(id, &ctx).await.map_err(failed)?;
+        Ok(Response::new(v1::DeleteResponse { result: Some(result(&done.result)) }))
+    }
+
+    async fn register_site(
+        &self,
+        request: Request<v1::RegisterSiteRequest>,
+    ) -> Result<Response<v1::SiteCommandResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let ctx = command_context(&metadata, &req.command_id, None)?;
+        let site = req.site.ok_or_else(|| Status::from(ApiError::field("site", "is required")))?;
+        let done = self.commands.sites.register(SiteInput::from(site), &ctx).await.map_err(failed)?;
+        Ok(Response::new(site_response(done)))
+    }
+
+    async fn update_site(
+        &self,
+        request: Request<v1::UpdateSiteRequest>,
+    ) -> Result<Response<v1::SiteCommandResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let ctx = command_context(&metadata, &req.command_id, req.expected_version)?;
+        let site = req.site.ok_or_else(|| Status::from(ApiError::field("site", "is required")))?;
+        let id: SiteId = parse_id(&site.id, "site.id")?;
+        let mask = mask_paths(req.update_mask);
+        let done = self.commands.sites.update(id, SiteInput::from(site), &mask, &ctx).await.map_err(failed)?;
+        Ok(Response::new(site_response(done)))
+    }
+
+    async fn delete_site(&self, request: Request<v1::DeleteSiteRequest>) -> Result<Response<v1::DeleteResponse>, Status> {
+        let (metadata, _, req) = request.into_parts();
+        let ctx = command_context(&metadata, &req.command_id, req.expected_version)?;
+        let id: SiteId = parse_id(&req.id, "id")?;
+        let done = self.commands.sites.delete(id, &ctx).await.map_err(failed)?;
+        Ok(Response::new(v1::DeleteResponse { result: Some(result(&done.result)) }))
+    }
+
+    async fn issue_site_read_key(
+        &self,
+        _: Request<v1::IssueSiteReadKeyRequest>,
+    ) -> Result<Response<v1::IssueSiteReadKeyResponse>, Status> {
+        Err(not_yet("IssueSiteReadKey"))
+    }
+
+    async fn revoke_site_read_key(
+        &self,
+        _: Request<v1::RevokeSiteReadKeyRequest>,
+    ) -> Result<Response<v1::RevokeSiteReadKeyResponse>, Status> {
+        Err(not_yet("RevokeSiteReadKey"))
+    }
+
+    async fn record_events(
+        &self,
+        _: Request<v1::RecordEventsRequest>,
+    ) -> Result<Response<v1::RecordEventsResponse>, Status> {
+        Err(not_yet("RecordEvents"))
+    }
+}

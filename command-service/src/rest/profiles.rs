@@ -1,0 +1,113 @@
+//! `/v1/profiles` write endpoints.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use tally_domain::{Profile, ProfileId};
+use tally_platform::{error::ApiError, http::etag};
+
+use super::{
+    dto::{CommandResultView, DeleteResponse, ProfileCommandResponse, ProfileFields, ProfileView},
+    extract::{JsonBody, JsonPatch, RestContext, parse_id},
+};
+use super::failed;
+use crate::app::{Commands, Executed};
+
+/// Optional explicit field mask for PATCH, as comma-separated paths.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PatchParams {
+    /// E.g. `display_name,bio`. Without it, the mask is the set of keys in the body.
+    pub update_mask: Option<String>,
+}
+
+
+fn respond(status: StatusCode, done: &Executed<Profile>) -> Response {
+    let body = ProfileCommandResponse {
+        profile: ProfileView::from_loaded(&done.loaded),
+        result: CommandResultView::from(&done.result),
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(done.result.stream_version));
+    if status == StatusCode::CREATED {
+        if let Some(id) = done.loaded.state.id() {
+            if let Ok(location) = format!("/v1/profiles/{id}").parse() {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+        }
+    }
+    response
+}
+
+/// Create a profile.
+#[utoipa::path(
+    post, path = "/v1/profiles", tag = "profiles",
+    request_body = ProfileFields,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Client command id; a retry returns the first result")),
+    responses(
+        (status = 201, body = ProfileCommandResponse, description = "Created; a replayed key answers 201 with `replayed: true`"),
+        (status = 400, description = "Invalid field (problem+json naming it)"),
+        (status = 409, description = "Handle already taken"),
+    )
+)]
+pub async fn create(
+    State(commands): State<Commands>,
+    RestContext(ctx): RestContext,
+    JsonBody(fields): JsonBody<ProfileFields>,
+) -> Result<Response, ApiError> {
+    let done = commands.profiles.create(fields.into(), &ctx).await.map_err(failed)?;
+    Ok(respond(StatusCode::CREATED, &done))
+}
+
+/// Update some fields of a profile (JSON merge patch; `null` clears).
+#[utoipa::path(
+    patch, path = "/v1/profiles/{id}", tag = "profiles",
+    request_body = ProfileFields,
+    params(
+        ("id" = String, Path, description = "Profile id (UUID)"),
+        PatchParams,
+        ("If-Match" = Option<String>, Header, description = "Expected version (ETag); 409 if stale"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Client command id"),
+    ),
+    responses(
+        (status = 200, body = ProfileCommandResponse),
+        (status = 400, description = "Invalid field"),
+        (status = 404, description = "No such profile"),
+        (status = 409, description = "Version conflict (carries current_version) or handle taken"),
+    )
+)]
+pub async fn update(
+    State(commands): State<Commands>,
+    Path(id): Path<String>,
+    Query(params): Query<PatchParams>,
+    RestContext(ctx): RestContext,
+    patch: JsonPatch,
+) -> Result<Response, ApiError> {
+    let id: ProfileId = parse_id(&id, "id")?;
+    let mask = patch.mask(params.update_mask.as_deref());
+    let fields: ProfileFields = patch.into_body()?;
+    let done = commands.profiles.update(id, fields.into(), &mask, &ctx).await.map_err(failed)?;
+    Ok(respond(StatusCode::OK, &done))
+}
+
+/// Delete a profile.
+#[utoipa::path(
+    delete, path = "/v1/profiles/{id}", tag = "profiles",
+    params(
+        ("id" = String, Path, description = "Profile id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "Expected version (ETag)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Client command id"),
+    ),
+    responses((status = 200, body = DeleteResponse), (status = 404, description = "No such profile"))
+)]
+pub async fn delete(
+    State(commands): State<Commands>,
+    Path(id): Path<String>,
+    RestContext(ctx): RestContext,
+) -> Result<Response, ApiError> {
+    let id: ProfileId = parse_id(&id, "id")?;
+    let done = commands.profiles.delete(id, &ctx).await.map_err(failed)?;
+    Ok(axum::Json(DeleteResponse { result: CommandResultView::from(&done.result) }).into_response())
+}
