@@ -99,6 +99,24 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     rewritten
 }
 
+/// Tonic answers an undecodable request message with INTERNAL, following the
+/// gRPC status-code table. For Tally a malformed request is the client's
+/// fault and must never look like a server failure (no input may produce a
+/// 500-class answer), so it is re-labelled INVALID_ARGUMENT; the message,
+/// which says what failed to decode, is kept.
+async fn grpc_decode_errors_are_invalid_arguments(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let is_internal = headers.get("grpc-status").is_some_and(|v| v == "13");
+    let is_decode = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.starts_with("failed%20to%20decode%20Protobuf") || m.starts_with("failed to decode Protobuf"));
+    if is_internal && is_decode {
+        headers.insert("grpc-status", HeaderValue::from_static("3"));
+    }
+    response
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     // A panic is a bug; the catch keeps one request's bug from killing the
     // connection and tells the client in the usual shape.
@@ -110,6 +128,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> 
 pub fn with_common_layers(router: Router) -> Router {
     router
         .layer(axum::middleware::map_response(problem_for_bare_errors))
+        .layer(axum::middleware::map_response(grpc_decode_errors_are_invalid_arguments))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
