@@ -37,12 +37,13 @@ async fn read_snapshot(tx: &Transaction<'_>, requests: &[AppendRequest]) -> Resu
     if !ids.is_empty() {
         let stmt = tx
             .prepare_cached(
-                "SELECT command_id, fingerprint, stream_version, global_position, events_appended, recorded_at \
-                 FROM command_results WHERE command_id = ANY($1)",
+                "SELECT command_id, fingerprint, stream_version, global_position, events_appended, recorded_at, \
+                        stream_id FROM command_results WHERE command_id = ANY($1)",
             )
             .await?;
         for row in tx.query(&stmt, &[&ids]).await? {
             let result = AppendResult {
+                stream_id: row.get(6),
                 stream_version: row.get::<_, i64>(2) as u64,
                 global_position: row.get::<_, i64>(3) as u64,
                 events_appended: row.get::<_, i32>(4) as u32,

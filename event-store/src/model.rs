@@ -100,8 +100,11 @@ pub struct AppendRequest {
 }
 
 /// The outcome of a command: where its last event landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendResult {
+    /// The stream the command wrote to. For a replayed command this is the
+    /// first attempt's stream, which matters when the id was server-generated.
+    pub stream_id: String,
     pub stream_version: u64,
     /// Position of the last event appended (use as `min_position`).
     pub global_position: u64,

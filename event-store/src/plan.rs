@@ -85,7 +85,7 @@ fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Pla
     if let Some(id) = &req.command_id {
         if let Some(stored) = snap.results.get(id) {
             return if stored.fingerprint == req.fingerprint {
-                Ok(AppendResult { replayed: true, ..stored.result })
+                Ok(AppendResult { replayed: true, ..stored.result.clone() })
             } else {
                 Err(AppendError::CommandIdReused { command_id: id.clone() })
             };
@@ -140,6 +140,7 @@ fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Pla
     }
 
     let result = AppendResult {
+        stream_id: req.stream_id.clone(),
         stream_version: new_head.version,
         global_position: new_head.last_position,
         events_appended: req.events.len() as u32,
@@ -147,8 +148,8 @@ fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Pla
         recorded_at: snap.now,
     };
     if let Some(id) = &req.command_id {
-        snap.results.insert(id.clone(), StoredResult { fingerprint: req.fingerprint.clone(), result });
-        plan.results.push((id.clone(), req.fingerprint.clone(), req.stream_id.clone(), result));
+        snap.results.insert(id.clone(), StoredResult { fingerprint: req.fingerprint.clone(), result: result.clone() });
+        plan.results.push((id.clone(), req.fingerprint.clone(), req.stream_id.clone(), result.clone()));
     }
     Ok(result)
 }
@@ -221,6 +222,7 @@ mod tests {
         let second = first.clone();
         let p = plan(&[first, second], Snapshot::default());
         let (a, b) = (p.outcomes[0].clone().unwrap(), p.outcomes[1].clone().unwrap());
+        assert_eq!(b.stream_id, "a");
         assert!(!a.replayed && b.replayed);
         assert_eq!((a.stream_version, a.global_position), (b.stream_version, b.global_position));
         assert_eq!(p.rows.len(), 1);
@@ -231,6 +233,7 @@ mod tests {
     fn a_reused_command_id_with_another_body_is_refused() {
         let mut snap = Snapshot::default();
         let stored = AppendResult {
+            stream_id: "a".into(),
             stream_version: 1,
             global_position: 1,
             events_appended: 1,

@@ -92,13 +92,14 @@ pub async fn command_result(
 ) -> Result<Option<(Vec<u8>, crate::AppendResult)>, StoreError> {
     let row = client
         .query_opt(
-            "SELECT fingerprint, stream_version, global_position, events_appended, recorded_at \
+            "SELECT fingerprint, stream_version, global_position, events_appended, recorded_at, stream_id \
              FROM command_results WHERE command_id = $1",
             &[&command_id],
         )
         .await?;
     Ok(row.map(|r| {
         let result = crate::AppendResult {
+            stream_id: r.get(5),
             stream_version: r.get::<_, i64>(1) as u64,
             global_position: r.get::<_, i64>(2) as u64,
             events_appended: r.get::<_, i32>(3) as u32,
