@@ -10,6 +10,7 @@
 //! - [`reader`]: streams by id, and the **gap-free** global order: positions
 //!   are assigned in commit order, so "position > last" never skips a late
 //!   commit nor repeats one.
+//! - [`tail`]: following the global order live, woken by `LISTEN/NOTIFY`.
 //! - [`migrate`]: the schema, owned and applied by the project.
 //!
 //! The store is domain-agnostic: payloads are opaque bytes (protobuf
@@ -23,6 +24,7 @@ pub mod migrate;
 mod model;
 mod plan;
 pub mod reader;
+pub mod tail;
 
 #[cfg(test)]
 mod gap_free_tests;
