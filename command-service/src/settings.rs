@@ -1,5 +1,5 @@
 //! The command-service's settings: `[server]`, `[database]` (the write DB),
-//! `[telemetry]`, `[appender]` and `[cache]`.
+//! `[telemetry]`, `[appender]`, `[cache]` and `[kafka]` (the outbox relay).
 
 use serde::Deserialize;
 use tally_platform::settings::{DatabaseSettings, ServerSettings, TelemetrySettings};
@@ -31,6 +31,11 @@ queue_capacity = 4096
 
 [cache]
 streams = 100000
+
+[kafka]
+brokers = ""
+topic_partitions = 6
+relay_enabled = true
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +45,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub appender: AppenderSettings,
     pub cache: CacheSettings,
+    pub kafka: KafkaSettings,
     /// Apply schema migrations at startup (a Kubernetes Job can do it instead).
     pub migrate_on_start: bool,
 }
@@ -54,6 +60,25 @@ pub struct AppenderSettings {
 pub struct CacheSettings {
     /// Aggregate states kept in memory, so hot streams are not re-read.
     pub streams: usize,
+}
+
+/// Where the outbox relay publishes. Empty `brokers` means no relay (single-node mode:
+/// the projector tails the event store instead).
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaSettings {
+    /// `bootstrap.servers`, e.g. `kafka-0:9092,kafka-1:9092`.
+    pub brokers: String,
+    /// Partitions of each topic the relay creates when it is missing.
+    pub topic_partitions: i32,
+    /// Run the relay in this pod (every pod may; one leads at a time).
+    pub relay_enabled: bool,
+}
+
+impl KafkaSettings {
+    /// Whether this process should run a relay.
+    pub fn relay(&self) -> bool {
+        self.relay_enabled && !self.brokers.trim().is_empty()
+    }
 }
 
 impl Settings {

@@ -4,19 +4,19 @@
 use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
-use tally_event_store::{Appender, AppenderConfig, migrate};
+use tally_event_store::{Appender, AppenderConfig, migrate, tail::Listener};
 use tally_platform::{
     db,
     http::{Readiness, not_found, ops_routes, serve, with_common_layers},
 };
-use tally_proto::v1::command_service_server::CommandServiceServer;
+use tally_proto::v1::{command_service_server::CommandServiceServer, event_store_server::EventStoreServer};
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     app::{Commands, Executor},
-    grpc::CommandGrpc,
+    grpc::{CommandGrpc, EventStoreGrpc, replay::EventReads},
     rest,
     settings::Settings,
 };
@@ -33,6 +33,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(String),
+    #[error("invalid relay settings: {0}")]
+    Relay(#[from] tally_relay::RelayError),
 }
 
 /// How often analytics partitions for coming months are ensured.
@@ -47,9 +49,17 @@ pub struct App {
     appender: tokio::task::JoinHandle<()>,
     pool: deadpool_postgres::Pool,
     drain: Duration,
+    /// Stops the NOTIFY listener when the app is dropped, i.e. after the
+    /// relay (which also tails) stopped, or when an app that never ran goes.
+    background: DropGuard,
+    /// Ends event-store subscriptions; fired when the drain is over.
+    streams: CancellationToken,
+    /// The outbox relay, when Kafka is configured; it runs from `run_until_stopped`.
+    relay: Option<tally_relay::Relay>,
 }
 
 type CommandServer = CommandServiceServer<CommandGrpc>;
+type EventStoreService = EventStoreServer<EventStoreGrpc>;
 
 impl App {
     /// Connects, migrates (if configured), starts the appender and binds the port.
@@ -62,40 +72,57 @@ impl App {
 
         let (appender, appender_task) = Appender::spawn(
             pool.clone(),
-            AppenderConfig {
-                max_batch: settings.appender.max_batch,
-                queue_capacity: settings.appender.queue_capacity,
-            },
+            AppenderConfig { max_batch: settings.appender.max_batch, queue_capacity: settings.appender.queue_capacity },
         );
         let commands = Commands::new(Executor::new(pool.clone(), appender, settings.cache.streams));
+        // One LISTEN connection per process wakes every tailer in it.
+        let background = CancellationToken::new();
+        let listener = Listener::spawn(db::pg_config(&settings.database)?, background.clone());
+        let streams = background.child_token();
+        let relay = build_relay(&settings, &pool, &listener)?;
+        let reads = EventReads::new(pool.clone(), listener, streams.clone());
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<CommandServer>().await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tally_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|e| StartupError::Reflection(e.to_string()))?;
+        health.set_serving::<EventStoreService>().await;
         let max = settings.server.max_body_bytes;
         let grpc = CommandServer::new(CommandGrpc::new(commands.clone()))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
-        let grpc_routes = tonic::service::Routes::new(health_service)
-            .add_service(reflection)
-            .add_service(grpc)
+        // Requests are small; responses (pages of up to 1,000 events) keep
+        // tonic's unbounded default.
+        let event_store = EventStoreService::new(EventStoreGrpc::new(reads.clone())).max_decoding_message_size(max);
+        let grpc_routes = tally_platform::grpc::with_reflection(
+            tonic::service::Routes::new(health_service),
+            &[tally_proto::FILE_DESCRIPTOR_SET],
+        )
+        .map_err(|e| StartupError::Reflection(e.to_string()))?
+        .add_service(grpc)
+            .add_service(event_store)
             .into_axum_router();
 
         let readiness = Readiness::default();
         let router = with_common_layers(
             grpc_routes
-                .merge(rest::router(commands, max, settings.server.request_timeout))
+                .merge(rest::router(commands, reads, max, settings.server.request_timeout))
                 .merge(ops_routes(readiness.clone()))
                 .fallback(not_found),
         );
 
         let address = settings.server.address();
         let listener = TcpListener::bind(&address).await.map_err(|source| StartupError::Bind { address, source })?;
-        Ok(App { listener, router, readiness, health, appender: appender_task, pool, drain: settings.server.drain })
+        Ok(App {
+            listener,
+            router,
+            readiness,
+            health,
+            appender: appender_task,
+            pool,
+            drain: settings.server.drain,
+            background: background.drop_guard(),
+            streams,
+            relay,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -105,22 +132,61 @@ impl App {
     /// Serves until `shutdown` fires, then drains: health NOT_SERVING, wait,
     /// finish in-flight requests, flush the appender queue.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let App { listener, router, readiness, health, appender, pool, drain } = self;
+        let App { listener, router, readiness, health, appender, pool, drain, background: _background, streams, relay } =
+            self;
+        // The relay outlives the drain so it publishes what the appender flushes; the
+        // guard stops it (releasing leadership) on every way out of this function.
+        let relay_stop = CancellationToken::new();
+        let _relay_guard = relay_stop.clone().drop_guard();
+        let relay = relay.map(|r| r.spawn(relay_stop.clone()));
         let maintenance = tokio::spawn(maintain_partitions(pool, shutdown.clone()));
+        tokio::spawn(end_streams_after_drain(shutdown.clone(), drain, streams.clone()));
         readiness.set(true);
         tracing::info!(address = %listener.local_addr().map_err(StartupError::Serve)?, "command-service listening (gRPC + REST)");
 
         let on_drain = async move {
             health.set_not_serving::<CommandServer>().await;
+            health.set_not_serving::<EventStoreService>().await;
             health.set_service_status("", ServingStatus::NotServing).await;
         };
-        serve(listener, router, readiness, shutdown, drain, on_drain).await.map_err(StartupError::Serve)?;
+        let served = serve(listener, router, readiness, shutdown, drain, on_drain).await;
+        streams.cancel();
+        served.map_err(StartupError::Serve)?;
         // The router (and with it every appender handle) is gone now, so the
         // appender commits what is queued and stops.
         let _ = appender.await;
+        relay_stop.cancel();
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
         let _ = maintenance.await;
         tracing::info!("command-service stopped");
         Ok(())
+    }
+}
+
+/// The relay for `[kafka]`, or `None` when no brokers are configured or it is disabled.
+fn build_relay(
+    settings: &Settings,
+    pool: &deadpool_postgres::Pool,
+    listener: &Listener,
+) -> Result<Option<tally_relay::Relay>, StartupError> {
+    if !settings.kafka.relay() {
+        tracing::info!("no Kafka brokers configured (or relay disabled): not relaying events");
+        return Ok(None);
+    }
+    let config = tally_relay::RelayConfig::new(settings.kafka.brokers.clone(), settings.kafka.topic_partitions);
+    let pg = db::pg_config(&settings.database)?;
+    Ok(Some(tally_relay::Relay::new(pool.clone(), pg, listener.clone(), config)?))
+}
+
+/// Live subscriptions never finish on their own, and a graceful stop waits
+/// for open responses: they end when the drain is over, like the server's
+/// accepting, so subscribers resume on another pod.
+async fn end_streams_after_drain(shutdown: CancellationToken, drain: Duration, streams: CancellationToken) {
+    tokio::select! {
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => streams.cancel(),
+        _ = streams.cancelled() => {}
     }
 }
 

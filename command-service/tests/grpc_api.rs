@@ -51,7 +51,11 @@ async fn commands_over_grpc_return_versions_and_positions() {
     assert_eq!(updated.result.unwrap().global_position, 2);
 
     let deleted = c
-        .delete_profile(v1::DeleteProfileRequest { id: p.id.clone(), command_id: String::new(), expected_version: None })
+        .delete_profile(v1::DeleteProfileRequest {
+            id: p.id.clone(),
+            command_id: String::new(),
+            expected_version: None,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -76,13 +80,15 @@ async fn errors_carry_google_rpc_details() {
 
     let mut bad = profile("hopper");
     bad.email = "not-an-email".into();
-    let status = c.create_profile(v1::CreateProfileRequest { profile: Some(bad), command_id: String::new() }).await.unwrap_err();
+    let status =
+        c.create_profile(v1::CreateProfileRequest { profile: Some(bad), command_id: String::new() }).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let details = status.get_error_details();
     let violations = &details.bad_request().expect("BadRequest detail").field_violations;
     assert_eq!(violations[0].field, "email");
 
-    let status = c.create_profile(v1::CreateProfileRequest { profile: None, command_id: String::new() }).await.unwrap_err();
+    let status =
+        c.create_profile(v1::CreateProfileRequest { profile: None, command_id: String::new() }).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(status.get_error_details().bad_request().unwrap().field_violations[0].field, "profile");
 
@@ -111,7 +117,11 @@ async fn errors_carry_google_rpc_details() {
     assert_eq!(info.metadata.get("current_version").map(String::as_str), Some("1"));
 
     let status = c
-        .delete_profile(v1::DeleteProfileRequest { id: "nope".into(), command_id: String::new(), expected_version: None })
+        .delete_profile(v1::DeleteProfileRequest {
+            id: "nope".into(),
+            command_id: String::new(),
+            expected_version: None,
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -164,14 +174,18 @@ async fn health_reports_serving_and_reflection_lists_the_services() {
     }
 
     let mut reflection = ServerReflectionClient::new(channel);
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
     let mut stream = reflection.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
     let response = stream.message().await.unwrap().expect("one response");
     let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
         panic!("expected a service list, got {:?}", response.message_response);
     };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["tally.v1.CommandService", "tally.v1.QueryService", "tally.v1.EventStore", "grpc.health.v1.Health"] {
+    for expected in ["tally.v1.CommandService", "tally.v1.QueryService", "tally.v1.EventStore", "grpc.health.v1.Health"]
+    {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
 }

@@ -55,7 +55,8 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_appends_nothing
 
     // The same key with another body is a client bug, not a retry.
     let other = json!({"handle": "grace2", "display_name": "Grace", "email": "grace@example.com"});
-    let resp = app.http.post(app.url("/v1/profiles")).header("Idempotency-Key", "cmd-1").json(&other).send().await.unwrap();
+    let resp =
+        app.http.post(app.url("/v1/profiles")).header("Idempotency-Key", "cmd-1").json(&other).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let problem: Value = resp.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
@@ -89,9 +90,14 @@ async fn a_duplicate_handle_is_refused_even_when_requests_race_across_pods() {
     let pod_b = TestApp::spawn_on(&pod_a.db_url).await;
     let mut racers = Vec::new();
     for i in 0..16 {
-        let (http, url) = if i % 2 == 0 { (pod_a.http.clone(), pod_a.url("/v1/profiles")) } else { (pod_b.http.clone(), pod_b.url("/v1/profiles")) };
+        let (http, url) = if i % 2 == 0 {
+            (pod_a.http.clone(), pod_a.url("/v1/profiles"))
+        } else {
+            (pod_b.http.clone(), pod_b.url("/v1/profiles"))
+        };
         racers.push(tokio::spawn(async move {
-            let body = json!({"handle": "Racer", "display_name": format!("racer {i}"), "email": format!("r{i}@example.com")});
+            let body =
+                json!({"handle": "Racer", "display_name": format!("racer {i}"), "email": format!("r{i}@example.com")});
             let resp = http.post(url).json(&body).send().await.unwrap();
             let status = resp.status().as_u16();
             (status, resp.json::<Value>().await.unwrap())
@@ -114,7 +120,8 @@ async fn a_duplicate_handle_is_refused_even_when_requests_race_across_pods() {
 async fn a_renamed_handle_is_free_again_and_the_new_one_is_taken() {
     let app = TestApp::spawn().await;
     let id = app.create_profile("first").await["profile"]["id"].as_str().unwrap().to_owned();
-    let resp = app.http.patch(app.url(&format!("/v1/profiles/{id}"))).json(&json!({"handle": "second"})).send().await.unwrap();
+    let resp =
+        app.http.patch(app.url(&format!("/v1/profiles/{id}"))).json(&json!({"handle": "second"})).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     app.create_profile("first").await;
     let resp = app
@@ -148,7 +155,8 @@ async fn sites_register_for_existing_owners_with_unique_domains() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["errors"][0]["field"], "domain");
 
-    let orphan = json!({"domain": "orphan.org", "time_zone": "UTC", "owner_profile_id": uuid::Uuid::now_v7().to_string()});
+    let orphan =
+        json!({"domain": "orphan.org", "time_zone": "UTC", "owner_profile_id": uuid::Uuid::now_v7().to_string()});
     let resp = app.post_json("/v1/sites", &orphan).await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
@@ -201,7 +209,14 @@ async fn a_write_through_one_pod_is_seen_by_another_pods_stale_cache() {
     assert_eq!(pod_b.http.patch(pod_b.url(&path)).json(&json!({"bio": "b"})).send().await.unwrap().status(), 200);
     assert_eq!(pod_a.http.patch(pod_a.url(&path)).json(&json!({"bio": "a"})).send().await.unwrap().status(), 200);
     // A client that read version 3 elsewhere must be accepted by pod B.
-    let resp = pod_b.http.patch(pod_b.url(&path)).header("If-Match", "\"3\"").json(&json!({"bio": "b2"})).send().await.unwrap();
+    let resp = pod_b
+        .http
+        .patch(pod_b.url(&path))
+        .header("If-Match", "\"3\"")
+        .json(&json!({"bio": "b2"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     // And a last-writer-wins update through B retries past its stale cache.
     assert_eq!(pod_a.http.patch(pod_a.url(&path)).json(&json!({"bio": "a2"})).send().await.unwrap().status(), 200);

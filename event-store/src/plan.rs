@@ -82,14 +82,14 @@ pub(crate) fn plan(requests: &[AppendRequest], mut snapshot: Snapshot) -> Plan {
 }
 
 fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Plan) -> Result<AppendResult, AppendError> {
-    if let Some(id) = &req.command_id {
-        if let Some(stored) = snap.results.get(id) {
-            return if stored.fingerprint == req.fingerprint {
-                Ok(AppendResult { replayed: true, ..stored.result.clone() })
-            } else {
-                Err(AppendError::CommandIdReused { command_id: id.clone() })
-            };
-        }
+    if let Some(id) = &req.command_id
+        && let Some(stored) = snap.results.get(id)
+    {
+        return if stored.fingerprint == req.fingerprint {
+            Ok(AppendResult { replayed: true, ..stored.result.clone() })
+        } else {
+            Err(AppendError::CommandIdReused { command_id: id.clone() })
+        };
     }
 
     let head = snap.streams.get(&req.stream_id).copied().unwrap_or_default();
@@ -105,10 +105,10 @@ fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Pla
     // either takes effect whole or not at all.
     for claim in req.claims.iter().filter(|c| c.action == ClaimAction::Acquire) {
         let k = (claim.scope.clone(), claim.key.clone());
-        if let Some(owner) = snap.keys.get(&k) {
-            if owner != &req.stream_id {
-                return Err(AppendError::KeyTaken { scope: claim.scope.clone(), key: claim.key.clone() });
-            }
+        if let Some(owner) = snap.keys.get(&k)
+            && owner != &req.stream_id
+        {
+            return Err(AppendError::KeyTaken { scope: claim.scope.clone(), key: claim.key.clone() });
         }
     }
     for claim in &req.claims {

@@ -11,10 +11,12 @@
 //! - [`db`]: pooled, persistent Postgres connections.
 //! - [`shutdown`]: one signal that reaches every server and consumer.
 //! - [`error`]: one error taxonomy mapped to gRPC codes and HTTP statuses.
+//! - [`grpc`]: server reflection (v1 and v1alpha).
 #![forbid(unsafe_code)]
 
 pub mod db;
 pub mod error;
+pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod propagation;

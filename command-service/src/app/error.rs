@@ -43,7 +43,9 @@ impl From<AppError> for ApiError {
             AppError::Domain(e @ (DomainError::NotFound { .. } | DomainError::Gone { .. })) => {
                 ApiError::new(ErrorKind::NotFound, e.to_string())
             }
-            AppError::Domain(e @ DomainError::AlreadyExists { .. }) => ApiError::new(ErrorKind::AlreadyExists, e.to_string()),
+            AppError::Domain(e @ DomainError::AlreadyExists { .. }) => {
+                ApiError::new(ErrorKind::AlreadyExists, e.to_string())
+            }
             AppError::Append(AppendError::Conflict { stream_id, expected, current }) => ApiError::new(
                 ErrorKind::Conflict,
                 format!("{stream_id} is at version {current}, not the expected {expected}; re-read and retry"),

@@ -75,26 +75,22 @@ impl Executor {
         ctx: &CommandContext,
         fingerprint: Vec<u8>,
     ) -> Result<Executed<A>, AppError> {
-        if let Some(id) = &ctx.command_id {
-            if let Some(replayed) = self.replay::<A>(id, &fingerprint).await? {
-                return Ok(replayed);
-            }
+        if let Some(id) = &ctx.command_id
+            && let Some(replayed) = self.replay::<A>(id, &fingerprint).await?
+        {
+            return Ok(replayed);
         }
         for _ in 0..MAX_ATTEMPTS {
             let mut loaded = self.load::<A>(&stream_id).await?;
-            if let Some(expected) = ctx.expected_version {
+            if let Some(expected) = ctx.expected_version
+                && expected != loaded.version
+            {
+                // The cache may trail another pod's writes; only the store
+                // can say the client is really stale.
+                loaded = self.refresh::<A>(&stream_id, loaded).await?;
                 if expected != loaded.version {
-                    // The cache may trail another pod's writes; only the
-                    // store can say the client is really stale.
-                    loaded = self.refresh::<A>(&stream_id, loaded).await?;
-                    if expected != loaded.version {
-                        return Err(AppendError::Conflict {
-                            stream_id,
-                            expected: expected.to_string(),
-                            current: loaded.version,
-                        }
-                        .into());
-                    }
+                    let current = loaded.version;
+                    return Err(AppendError::Conflict { stream_id, expected: expected.to_string(), current }.into());
                 }
             }
             let events = loaded.state.decide(command)?;
@@ -149,7 +145,11 @@ impl Executor {
             let done = (page.len() as i64) < LOAD_PAGE;
             for stored in page {
                 let event = A::decode(&stored.event_type, stored.schema_version, &stored.payload).map_err(|e| {
-                    AppError::Corrupt { stream_id: stream_id.to_owned(), version: stored.stream_version, reason: e.to_string() }
+                    AppError::Corrupt {
+                        stream_id: stream_id.to_owned(),
+                        version: stored.stream_version,
+                        reason: e.to_string(),
+                    }
                 })?;
                 loaded.state.evolve(&event);
                 loaded.version = stored.stream_version;
@@ -166,11 +166,7 @@ impl Executor {
         Ok(loaded)
     }
 
-    async fn replay<A: Cached>(
-        &self,
-        command_id: &str,
-        fingerprint: &[u8],
-    ) -> Result<Option<Executed<A>>, AppError> {
+    async fn replay<A: Cached>(&self, command_id: &str, fingerprint: &[u8]) -> Result<Option<Executed<A>>, AppError> {
         let client = self.pool.get().await.map_err(StoreError::from)?;
         let Some((stored_print, result)) = reader::command_result(&**client, command_id).await? else {
             return Ok(None);

@@ -131,7 +131,10 @@ impl CommandService for CommandGrpc {
         Ok(Response::new(site_response(done)))
     }
 
-    async fn delete_site(&self, request: Request<v1::DeleteSiteRequest>) -> Result<Response<v1::DeleteResponse>, Status> {
+    async fn delete_site(
+        &self,
+        request: Request<v1::DeleteSiteRequest>,
+    ) -> Result<Response<v1::DeleteResponse>, Status> {
         let (metadata, _, req) = request.into_parts();
         let ctx = command_context(&metadata, &req.command_id, req.expected_version)?;
         let id: SiteId = parse_id(&req.id, "id")?;

@@ -149,7 +149,9 @@ pub fn context_from_headers(headers: &HeaderMap) -> Result<CommandContext, ApiEr
 /// `If-Match: "3"` (our ETags), also tolerating `W/"3"` and a bare `3`.
 fn parse_if_match(raw: &str) -> Result<u64, ApiError> {
     let tag = raw.trim().trim_start_matches("W/").trim_matches('"');
-    tag.parse().map_err(|_| ApiError::field("If-Match", format!("must be an ETag from a previous response, like \"3\"; got {raw:?}")))
+    tag.parse().map_err(|_| {
+        ApiError::field("If-Match", format!("must be an ETag from a previous response, like \"3\"; got {raw:?}"))
+    })
 }
 
 #[cfg(test)]

@@ -2,18 +2,18 @@
 
 use axum::{
     extract::{Path, Query, State},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use tally_domain::{Site, SiteId};
-use tally_platform::{error::ApiError, http::etag};
+use tally_platform::error::ApiError;
 
+use super::{command_response, failed};
 use super::{
     dto::{CommandResultView, DeleteResponse, SiteCommandResponse, SiteFields, SiteView},
     extract::{JsonBody, JsonPatch, RestContext, parse_id},
 };
-use super::failed;
 use crate::app::{Commands, Executed};
 
 /// Optional explicit field mask for PATCH, as comma-separated paths.
@@ -23,22 +23,13 @@ pub struct PatchParams {
     pub update_mask: Option<String>,
 }
 
-
 fn respond(status: StatusCode, done: &Executed<Site>) -> Response {
     let body = SiteCommandResponse {
         site: SiteView::from_loaded(&done.loaded),
         result: CommandResultView::from(&done.result),
     };
-    let mut response = (status, axum::Json(body)).into_response();
-    response.headers_mut().insert(header::ETAG, etag(done.result.stream_version));
-    if status == StatusCode::CREATED {
-        if let Some(id) = done.loaded.state.id() {
-            if let Ok(location) = format!("/v1/sites/{id}").parse() {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-        }
-    }
-    response
+    let location = done.loaded.state.id().filter(|_| status == StatusCode::CREATED).map(|id| format!("/v1/sites/{id}"));
+    command_response(status, body, done.result.stream_version, location)
 }
 
 /// Register a site for an existing profile.
