@@ -15,15 +15,7 @@ pub trait Aggregate: Default + Clone + Debug + Send + Sync + 'static {
     type Command: Debug + Send + Sync + 'static;
     /// What happened. Serde is required because events are stored as JSON;
     /// equality so tests and idempotency checks can compare them.
-    type Event: DomainEvent
-        + Clone
-        + Debug
-        + PartialEq
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static;
+    type Event: DomainEvent + Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static;
 
     /// Category name, also the stream id prefix: `"{CATEGORY}-{uuid}"`.
     const CATEGORY: &'static str;
@@ -81,20 +73,12 @@ pub struct UniqueClaim {
 impl UniqueClaim {
     /// A claim taking `key` in `scope`.
     pub fn acquire(scope: &'static str, key: impl Into<String>) -> Self {
-        Self {
-            scope,
-            key: key.into(),
-            action: ClaimAction::Acquire,
-        }
+        Self { scope, key: key.into(), action: ClaimAction::Acquire }
     }
 
     /// A claim giving `key` in `scope` back.
     pub fn release(scope: &'static str, key: impl Into<String>) -> Self {
-        Self {
-            scope,
-            key: key.into(),
-            action: ClaimAction::Release,
-        }
+        Self { scope, key: key.into(), action: ClaimAction::Release }
     }
 }
 

@@ -22,10 +22,7 @@ pub struct FieldViolation {
 impl FieldViolation {
     /// Builds a violation for `field`.
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            description: description.into(),
-        }
+        Self { field: field.into(), description: description.into() }
     }
 }
 
@@ -48,9 +45,7 @@ pub struct ValidationError {
 impl ValidationError {
     /// An error with exactly one violation.
     pub fn single(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            violations: vec![FieldViolation::new(field, description)],
-        }
+        Self { violations: vec![FieldViolation::new(field, description)] }
     }
 
     /// The first violation reported for `field`, if any.
@@ -94,26 +89,18 @@ impl Violations {
 
     /// Records a violation.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.violations
-            .push(FieldViolation::new(field, description));
+        self.violations.push(FieldViolation::new(field, description));
     }
 
     /// Records the error of a value parser under `field`, passing a success
     /// through.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result
-            .map_err(|description| self.add(field, description))
-            .ok()
+        result.map_err(|description| self.add(field, description)).ok()
     }
 
     /// Like [`Violations::check`], but an empty or blank `raw` is reported
     /// as "is required" instead of whatever the parser would say about it.
-    pub fn required<T>(
-        &mut self,
-        field: &str,
-        raw: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
+    pub fn required<T>(&mut self, field: &str, raw: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
         if raw.trim().is_empty() {
             self.add(field, "is required");
             return None;
@@ -134,18 +121,12 @@ impl Violations {
 
     /// `Ok` when nothing was reported, otherwise all violations.
     pub fn finish(self) -> Result<(), ValidationError> {
-        if self.violations.is_empty() {
-            Ok(())
-        } else {
-            Err(self.into_error())
-        }
+        if self.violations.is_empty() { Ok(()) } else { Err(self.into_error()) }
     }
 
     /// The collected violations as an error, whether or not there are any.
     pub fn into_error(self) -> ValidationError {
-        ValidationError {
-            violations: self.violations,
-        }
+        ValidationError { violations: self.violations }
     }
 }
 
@@ -194,10 +175,7 @@ mod tests {
         v.add("handle", "must be 3 to 30 characters");
         v.add("email", "is required");
         let err = v.finish().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid argument: handle: must be 3 to 30 characters; email: is required"
-        );
+        assert_eq!(err.to_string(), "invalid argument: handle: must be 3 to 30 characters; email: is required");
         assert_eq!(err.fields(), ["handle", "email"]);
     }
 
@@ -211,19 +189,13 @@ mod tests {
         let mut v = Violations::new();
         let parsed: Option<()> = v.required("name", "  ", |_| unreachable!());
         assert!(parsed.is_none());
-        assert_eq!(
-            v.into_error(),
-            ValidationError::single("name", "is required")
-        );
+        assert_eq!(v.into_error(), ValidationError::single("name", "is required"));
     }
 
     #[test]
     fn domain_error_messages() {
         let id = "0190".to_owned();
-        let gone = DomainError::Gone {
-            kind: "profile",
-            id: id.clone(),
-        };
+        let gone = DomainError::Gone { kind: "profile", id: id.clone() };
         assert_eq!(gone.to_string(), "profile 0190 was deleted");
         let missing = DomainError::NotFound { kind: "site", id };
         assert_eq!(missing.to_string(), "site 0190 not found");

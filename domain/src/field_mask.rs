@@ -37,13 +37,7 @@ impl FieldMask {
             } else if immutable.contains(&snake.as_str()) {
                 violations.add(FIELD, format!("{snake} cannot be changed"));
             } else {
-                violations.add(
-                    FIELD,
-                    format!(
-                        "unknown field {path:?}; updatable fields are {}",
-                        updatable.join(", ")
-                    ),
-                );
+                violations.add(FIELD, format!("unknown field {path:?}; updatable fields are {}", updatable.join(", ")));
             }
         }
         mask
@@ -84,12 +78,7 @@ mod tests {
         let mut v = Violations::new();
         let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
         let mask = FieldMask::resolve(&paths, FIELDS, &["owner_id"], &mut v);
-        let found = v
-            .into_error()
-            .violations
-            .into_iter()
-            .map(|v| v.description)
-            .collect();
+        let found = v.into_error().violations.into_iter().map(|v| v.description).collect();
         (mask, found)
     }
 
@@ -112,10 +101,7 @@ mod tests {
         let (_, found) = resolve(&["nope", "ownerId", "name"]);
         assert_eq!(
             found,
-            [
-                "unknown field \"nope\"; updatable fields are name, time_zone",
-                "owner_id cannot be changed",
-            ]
+            ["unknown field \"nope\"; updatable fields are name, time_zone", "owner_id cannot be changed",]
         );
     }
 

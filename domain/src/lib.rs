@@ -27,20 +27,15 @@ pub mod values;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use aggregate::{
-    Aggregate, ClaimAction, DomainEvent, UniqueClaim, claims_for, replay, stream_id,
-};
+pub use aggregate::{Aggregate, ClaimAction, DomainEvent, UniqueClaim, claims_for, replay, stream_id};
 pub use error::{DomainError, FieldViolation, ValidationError, Violations};
 pub use ids::{ProfileId, SiteId};
 pub use profile::{
-    CreateProfile, DeleteProfile, HANDLE_CLAIM_SCOPE, Profile, ProfileChanges, ProfileCommand,
-    ProfileCreated, ProfileData, ProfileDeleted, ProfileEvent, ProfileInput, ProfileUpdated,
-    UpdateProfile,
+    CreateProfile, DeleteProfile, HANDLE_CLAIM_SCOPE, Profile, ProfileChanges, ProfileCommand, ProfileCreated,
+    ProfileData, ProfileDeleted, ProfileEvent, ProfileInput, ProfileUpdated, UpdateProfile,
 };
 pub use site::{
-    DOMAIN_CLAIM_SCOPE, DeleteSite, RegisterSite, Site, SiteChanges, SiteCommand, SiteData,
-    SiteDeleted, SiteEvent, SiteInput, SiteRegistered, SiteUpdated, UpdateSite,
+    DOMAIN_CLAIM_SCOPE, DeleteSite, RegisterSite, Site, SiteChanges, SiteCommand, SiteData, SiteDeleted, SiteEvent,
+    SiteInput, SiteRegistered, SiteUpdated, UpdateSite,
 };
-pub use values::{
-    Attributes, Bio, DisplayName, Email, Handle, HttpUrl, SiteDomain, SiteName, TimeZone,
-};
+pub use values::{Attributes, Bio, DisplayName, Email, Handle, HttpUrl, SiteDomain, SiteName, TimeZone};

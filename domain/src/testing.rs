@@ -22,9 +22,7 @@ pub fn given<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> Given<
 
 /// Starts a scenario with an empty stream.
 pub fn given_no_previous_events<A: Aggregate>() -> Given<A> {
-    Given {
-        state: A::default(),
-    }
+    Given { state: A::default() }
 }
 
 /// A scenario's starting state.
@@ -37,10 +35,7 @@ impl<A: Aggregate> Given<A> {
     /// Decides `command` against the starting state.
     pub fn when(self, command: impl Into<A::Command>) -> Then<A> {
         let result = self.state.decide(&command.into());
-        Then {
-            state: self.state,
-            result,
-        }
+        Then { state: self.state, result }
     }
 
     /// The starting state, for asserting on replay itself.
@@ -98,11 +93,7 @@ impl<A: Aggregate> Then<A> {
     #[track_caller]
     pub fn then_expect_claims(self, expected: Vec<UniqueClaim>) -> Self {
         let events = self.events_or_panic();
-        assert_eq!(
-            claims_for(&self.state, events),
-            expected,
-            "unexpected claims"
-        );
+        assert_eq!(claims_for(&self.state, events), expected, "unexpected claims");
         self
     }
 

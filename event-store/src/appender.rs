@@ -70,7 +70,8 @@ async fn run(pool: Pool, config: AppenderConfig, mut rx: mpsc::Receiver<Job>) {
                 vec![Err(AppendError::Unavailable(reason)); requests.len()]
             }
         };
-        let appended: u64 = outcomes.iter().flatten().filter(|r| !r.replayed).map(|r| u64::from(r.events_appended)).sum();
+        let appended: u64 =
+            outcomes.iter().flatten().filter(|r| !r.replayed).map(|r| u64::from(r.events_appended)).sum();
         metrics::histogram!("tally_append_batch_size").record(requests.len() as f64);
         metrics::histogram!("tally_append_batch_duration_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("tally_events_appended_total").increment(appended);

@@ -55,9 +55,8 @@ async fn read_snapshot(tx: &Transaction<'_>, requests: &[AppendRequest]) -> Resu
     }
 
     let streams: Vec<&str> = requests.iter().map(|r| r.stream_id.as_str()).collect();
-    let stmt = tx
-        .prepare_cached("SELECT stream_id, version, last_position FROM streams WHERE stream_id = ANY($1)")
-        .await?;
+    let stmt =
+        tx.prepare_cached("SELECT stream_id, version, last_position FROM streams WHERE stream_id = ANY($1)").await?;
     let streams = tx
         .query(&stmt, &[&streams])
         .await?
@@ -135,13 +134,22 @@ async fn write(tx: &Transaction<'_>, requests: &[AppendRequest], plan: &Plan) ->
     Ok(())
 }
 
-async fn insert_events(tx: &Transaction<'_>, requests: &[AppendRequest], plan: &Plan) -> Result<(), tokio_postgres::Error> {
+async fn insert_events(
+    tx: &Transaction<'_>,
+    requests: &[AppendRequest],
+    plan: &Plan,
+) -> Result<(), tokio_postgres::Error> {
     if plan.rows.is_empty() {
         return Ok(());
     }
     let n = plan.rows.len();
-    let (mut positions, mut ids, mut streams, mut cats, mut versions) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut positions, mut ids, mut streams, mut cats, mut versions) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     let (mut types, mut schemas, mut payloads, mut metas) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for row in &plan.rows {

@@ -81,7 +81,12 @@ pub(crate) fn plan(requests: &[AppendRequest], mut snapshot: Snapshot) -> Plan {
     plan
 }
 
-fn decide_one(i: usize, req: &AppendRequest, snap: &mut Snapshot, plan: &mut Plan) -> Result<AppendResult, AppendError> {
+fn decide_one(
+    i: usize,
+    req: &AppendRequest,
+    snap: &mut Snapshot,
+    plan: &mut Plan,
+) -> Result<AppendResult, AppendError> {
     if let Some(id) = &req.command_id
         && let Some(stored) = snap.results.get(id)
     {

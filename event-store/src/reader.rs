@@ -64,9 +64,7 @@ pub async fn read_all(
          AND (cardinality($3::text[]) = 0 OR event_type = ANY($3)) \
          ORDER BY global_position LIMIT $4"
     );
-    let rows = client
-        .query(&sql, &[&(after_position as i64), &filter.categories, &filter.event_types, &limit])
-        .await?;
+    let rows = client.query(&sql, &[&(after_position as i64), &filter.categories, &filter.event_types, &limit]).await?;
     rows.iter().map(decode).collect()
 }
 
@@ -78,9 +76,8 @@ pub async fn head_position(client: &impl GenericClient) -> Result<u64, StoreErro
 
 /// A stream's current version and last position, from the `streams` table.
 pub async fn stream_head(client: &impl GenericClient, stream_id: &str) -> Result<Option<(u64, u64)>, StoreError> {
-    let row = client
-        .query_opt("SELECT version, last_position FROM streams WHERE stream_id = $1", &[&stream_id])
-        .await?;
+    let row =
+        client.query_opt("SELECT version, last_position FROM streams WHERE stream_id = $1", &[&stream_id]).await?;
     Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64)))
 }
 

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use tally_event_store::{
-    Appender, AppenderConfig, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, migrate, reader,
+    AppendRequest, Appender, AppenderConfig, EventMetadata, ExpectedVersion, NewEvent, migrate, reader,
     tail::{Listener, Tailer},
 };
 use tokio_util::sync::CancellationToken;

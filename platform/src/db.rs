@@ -21,7 +21,8 @@ pub enum DbError {
 
 /// Parses the settings into a driver config with our timeouts applied.
 pub fn pg_config(settings: &DatabaseSettings) -> Result<tokio_postgres::Config, DbError> {
-    let mut cfg = tokio_postgres::Config::from_str(settings.expose_url()).map_err(|e| DbError::BadUrl(e.to_string()))?;
+    let mut cfg =
+        tokio_postgres::Config::from_str(settings.expose_url()).map_err(|e| DbError::BadUrl(e.to_string()))?;
     cfg.connect_timeout(settings.connect_timeout);
     let timeout_ms = settings.statement_timeout.as_millis();
     if timeout_ms > 0 {

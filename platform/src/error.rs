@@ -43,27 +43,89 @@ struct Mapping {
 
 impl ErrorKind {
     const TABLE: &'static [Mapping] = &[
-        Mapping { kind: ErrorKind::InvalidArgument, grpc: Code::InvalidArgument, http: StatusCode::BAD_REQUEST, title: "Invalid argument" },
+        Mapping {
+            kind: ErrorKind::InvalidArgument,
+            grpc: Code::InvalidArgument,
+            http: StatusCode::BAD_REQUEST,
+            title: "Invalid argument",
+        },
         Mapping { kind: ErrorKind::NotFound, grpc: Code::NotFound, http: StatusCode::NOT_FOUND, title: "Not found" },
-        Mapping { kind: ErrorKind::AlreadyExists, grpc: Code::AlreadyExists, http: StatusCode::CONFLICT, title: "Already exists" },
-        Mapping { kind: ErrorKind::Conflict, grpc: Code::Aborted, http: StatusCode::CONFLICT, title: "Version conflict" },
-        Mapping { kind: ErrorKind::FailedPrecondition, grpc: Code::FailedPrecondition, http: StatusCode::UNPROCESSABLE_ENTITY, title: "Failed precondition" },
-        Mapping { kind: ErrorKind::Unauthenticated, grpc: Code::Unauthenticated, http: StatusCode::UNAUTHORIZED, title: "Unauthenticated" },
-        Mapping { kind: ErrorKind::PermissionDenied, grpc: Code::PermissionDenied, http: StatusCode::FORBIDDEN, title: "Permission denied" },
-        Mapping { kind: ErrorKind::PayloadTooLarge, grpc: Code::ResourceExhausted, http: StatusCode::PAYLOAD_TOO_LARGE, title: "Payload too large" },
-        Mapping { kind: ErrorKind::UnsupportedMediaType, grpc: Code::InvalidArgument, http: StatusCode::UNSUPPORTED_MEDIA_TYPE, title: "Unsupported media type" },
-        Mapping { kind: ErrorKind::MethodNotAllowed, grpc: Code::Unimplemented, http: StatusCode::METHOD_NOT_ALLOWED, title: "Method not allowed" },
-        Mapping { kind: ErrorKind::ResourceExhausted, grpc: Code::ResourceExhausted, http: StatusCode::TOO_MANY_REQUESTS, title: "Too many requests" },
-        Mapping { kind: ErrorKind::Unavailable, grpc: Code::Unavailable, http: StatusCode::SERVICE_UNAVAILABLE, title: "Unavailable" },
-        Mapping { kind: ErrorKind::DeadlineExceeded, grpc: Code::DeadlineExceeded, http: StatusCode::GATEWAY_TIMEOUT, title: "Deadline exceeded" },
-        Mapping { kind: ErrorKind::Internal, grpc: Code::Internal, http: StatusCode::INTERNAL_SERVER_ERROR, title: "Internal error" },
+        Mapping {
+            kind: ErrorKind::AlreadyExists,
+            grpc: Code::AlreadyExists,
+            http: StatusCode::CONFLICT,
+            title: "Already exists",
+        },
+        Mapping {
+            kind: ErrorKind::Conflict,
+            grpc: Code::Aborted,
+            http: StatusCode::CONFLICT,
+            title: "Version conflict",
+        },
+        Mapping {
+            kind: ErrorKind::FailedPrecondition,
+            grpc: Code::FailedPrecondition,
+            http: StatusCode::UNPROCESSABLE_ENTITY,
+            title: "Failed precondition",
+        },
+        Mapping {
+            kind: ErrorKind::Unauthenticated,
+            grpc: Code::Unauthenticated,
+            http: StatusCode::UNAUTHORIZED,
+            title: "Unauthenticated",
+        },
+        Mapping {
+            kind: ErrorKind::PermissionDenied,
+            grpc: Code::PermissionDenied,
+            http: StatusCode::FORBIDDEN,
+            title: "Permission denied",
+        },
+        Mapping {
+            kind: ErrorKind::PayloadTooLarge,
+            grpc: Code::ResourceExhausted,
+            http: StatusCode::PAYLOAD_TOO_LARGE,
+            title: "Payload too large",
+        },
+        Mapping {
+            kind: ErrorKind::UnsupportedMediaType,
+            grpc: Code::InvalidArgument,
+            http: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            title: "Unsupported media type",
+        },
+        Mapping {
+            kind: ErrorKind::MethodNotAllowed,
+            grpc: Code::Unimplemented,
+            http: StatusCode::METHOD_NOT_ALLOWED,
+            title: "Method not allowed",
+        },
+        Mapping {
+            kind: ErrorKind::ResourceExhausted,
+            grpc: Code::ResourceExhausted,
+            http: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too many requests",
+        },
+        Mapping {
+            kind: ErrorKind::Unavailable,
+            grpc: Code::Unavailable,
+            http: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Unavailable",
+        },
+        Mapping {
+            kind: ErrorKind::DeadlineExceeded,
+            grpc: Code::DeadlineExceeded,
+            http: StatusCode::GATEWAY_TIMEOUT,
+            title: "Deadline exceeded",
+        },
+        Mapping {
+            kind: ErrorKind::Internal,
+            grpc: Code::Internal,
+            http: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Internal error",
+        },
     ];
 
     fn mapping(self) -> &'static Mapping {
-        Self::TABLE
-            .iter()
-            .find(|m| m.kind == self)
-            .expect("every ErrorKind has a row in ErrorKind::TABLE")
+        Self::TABLE.iter().find(|m| m.kind == self).expect("every ErrorKind has a row in ErrorKind::TABLE")
     }
 
     pub fn grpc_code(self) -> Code {
@@ -131,11 +193,7 @@ impl ApiError {
     }
 
     pub fn invalid(violations: Vec<FieldViolation>) -> Self {
-        let detail = violations
-            .iter()
-            .map(|v| format!("{}: {}", v.field, v.message))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let detail = violations.iter().map(|v| format!("{}: {}", v.field, v.message)).collect::<Vec<_>>().join("; ");
         Self { violations, ..Self::new(ErrorKind::InvalidArgument, detail) }
     }
 
@@ -258,9 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn rest_problem_names_fields_and_sets_retry_after() {
-        let resp = ApiError::field("email", "is required")
-            .with_retry_after(Duration::from_secs(2))
-            .into_response();
+        let resp = ApiError::field("email", "is required").with_retry_after(Duration::from_secs(2)).into_response();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/problem+json");
         assert_eq!(resp.headers()[header::RETRY_AFTER], "2");

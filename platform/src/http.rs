@@ -83,9 +83,13 @@ async fn problem_for_bare_errors(response: Response) -> Response {
     let (kind, detail) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (ErrorKind::MethodNotAllowed, "this method is not allowed on this resource"),
         StatusCode::PAYLOAD_TOO_LARGE => (ErrorKind::PayloadTooLarge, "request body exceeds the size limit"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorKind::UnsupportedMediaType, "expected content-type: application/json"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (ErrorKind::UnsupportedMediaType, "expected content-type: application/json")
+        }
         StatusCode::NOT_FOUND => (ErrorKind::NotFound, "not found"),
-        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => (ErrorKind::DeadlineExceeded, "the request took too long"),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
+            (ErrorKind::DeadlineExceeded, "the request took too long")
+        }
         s if s.is_client_error() => (ErrorKind::InvalidArgument, "the request could not be understood"),
         _ => (ErrorKind::Internal, "an internal error occurred; it has been logged"),
     };
@@ -107,10 +111,9 @@ async fn problem_for_bare_errors(response: Response) -> Response {
 async fn grpc_decode_errors_are_invalid_arguments(mut response: Response) -> Response {
     let headers = response.headers_mut();
     let is_internal = headers.get("grpc-status").is_some_and(|v| v == "13");
-    let is_decode = headers
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|m| m.starts_with("failed%20to%20decode%20Protobuf") || m.starts_with("failed to decode Protobuf"));
+    let is_decode = headers.get("grpc-message").and_then(|v| v.to_str().ok()).is_some_and(|m| {
+        m.starts_with("failed%20to%20decode%20Protobuf") || m.starts_with("failed to decode Protobuf")
+    });
     if is_internal && is_decode {
         headers.insert("grpc-status", HeaderValue::from_static("3"));
     }

@@ -16,22 +16,13 @@ pub struct SettingsError(#[from] config::ConfigError);
 
 /// Loads `T` from `defaults` (a TOML snippet owned by the binary), an optional
 /// file and the environment.
-pub fn load<T: serde::de::DeserializeOwned>(
-    defaults: &str,
-    file: Option<&Path>,
-) -> Result<T, SettingsError> {
-    let mut builder = config::Config::builder()
-        .add_source(config::File::from_str(defaults, config::FileFormat::Toml));
+pub fn load<T: serde::de::DeserializeOwned>(defaults: &str, file: Option<&Path>) -> Result<T, SettingsError> {
+    let mut builder = config::Config::builder().add_source(config::File::from_str(defaults, config::FileFormat::Toml));
     if let Some(path) = file {
         builder = builder.add_source(config::File::from(path).required(true));
     }
     let cfg = builder
-        .add_source(
-            config::Environment::with_prefix("TALLY")
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true),
-        )
+        .add_source(config::Environment::with_prefix("TALLY").prefix_separator("_").separator("__").try_parsing(true))
         .build()?;
     Ok(cfg.try_deserialize()?)
 }

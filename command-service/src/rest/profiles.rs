@@ -28,7 +28,8 @@ fn respond(status: StatusCode, done: &Executed<Profile>) -> Response {
         profile: ProfileView::from_loaded(&done.loaded),
         result: CommandResultView::from(&done.result),
     };
-    let location = done.loaded.state.id().filter(|_| status == StatusCode::CREATED).map(|id| format!("/v1/profiles/{id}"));
+    let location =
+        done.loaded.state.id().filter(|_| status == StatusCode::CREATED).map(|id| format!("/v1/profiles/{id}"));
     command_response(status, body, done.result.stream_version, location)
 }
 

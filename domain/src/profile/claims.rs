@@ -14,11 +14,7 @@ pub(super) fn claims(state: &Profile, event: &ProfileEvent) -> Vec<UniqueClaim> 
         ProfileEvent::Updated(e) => match &e.handle {
             // Release first so a store applying claims in order never holds
             // two handles for one profile.
-            Some(new) => current
-                .map(release)
-                .into_iter()
-                .chain([acquire(new.as_str())])
-                .collect(),
+            Some(new) => current.map(release).into_iter().chain([acquire(new.as_str())]).collect(),
             None => Vec::new(),
         },
         ProfileEvent::Deleted(_) => current.map(release).into_iter().collect(),

@@ -58,26 +58,12 @@ impl CreateProfile {
         let bio = v.check("bio", Bio::parse(&input.bio));
         let avatar_url = v.check("avatar_url", HttpUrl::parse_optional(&input.avatar_url));
         let attributes = v.merge(Attributes::parse(input.attributes));
-        let (
-            Some(handle),
-            Some(display_name),
-            Some(email),
-            Some(bio),
-            Some(avatar_url),
-            Some(attributes),
-        ) = (handle, display_name, email, bio, avatar_url, attributes)
+        let (Some(handle), Some(display_name), Some(email), Some(bio), Some(avatar_url), Some(attributes)) =
+            (handle, display_name, email, bio, avatar_url, attributes)
         else {
             return Err(v.into_error());
         };
-        Ok(Self {
-            profile_id,
-            handle,
-            display_name,
-            email,
-            bio,
-            avatar_url,
-            attributes,
-        })
+        Ok(Self { profile_id, handle, display_name, email, bio, avatar_url, attributes })
     }
 }
 
@@ -109,65 +95,33 @@ pub struct UpdateProfile {
 
 impl UpdateProfile {
     /// Field-mask paths an update accepts; `"*"` stands for all of them.
-    pub const UPDATABLE_FIELDS: [&'static str; 6] = [
-        "handle",
-        "display_name",
-        "email",
-        "bio",
-        "avatar_url",
-        "attributes",
-    ];
+    pub const UPDATABLE_FIELDS: [&'static str; 6] =
+        ["handle", "display_name", "email", "bio", "avatar_url", "attributes"];
 
     /// Validates the fields named by `mask` (AIP-134 paths) and ignores the
     /// rest of `input`, so a client may send a whole resource and change
     /// only part of it. All violations, mask ones included, come back at
     /// once.
-    pub fn new(
-        profile_id: ProfileId,
-        input: ProfileInput,
-        mask: &[String],
-    ) -> Result<Self, ValidationError> {
+    pub fn new(profile_id: ProfileId, input: ProfileInput, mask: &[String]) -> Result<Self, ValidationError> {
         let mut v = Violations::new();
         let mask = FieldMask::resolve(mask, &Self::UPDATABLE_FIELDS, &[], &mut v);
-        let ProfileInput {
-            handle,
-            display_name,
-            email,
-            bio,
-            avatar_url,
-            attributes,
-        } = input;
+        let ProfileInput { handle, display_name, email, bio, avatar_url, attributes } = input;
         let changes = ProfileChanges {
-            handle: mask
-                .contains("handle")
-                .then(|| v.required("handle", &handle, Handle::parse))
-                .flatten(),
+            handle: mask.contains("handle").then(|| v.required("handle", &handle, Handle::parse)).flatten(),
             display_name: mask
                 .contains("display_name")
                 .then(|| v.required("display_name", &display_name, DisplayName::parse))
                 .flatten(),
-            email: mask
-                .contains("email")
-                .then(|| v.required("email", &email, Email::parse))
-                .flatten(),
-            bio: mask
-                .contains("bio")
-                .then(|| v.check("bio", Bio::parse(&bio)))
-                .flatten(),
+            email: mask.contains("email").then(|| v.required("email", &email, Email::parse)).flatten(),
+            bio: mask.contains("bio").then(|| v.check("bio", Bio::parse(&bio))).flatten(),
             avatar_url: mask
                 .contains("avatar_url")
                 .then(|| v.check("avatar_url", HttpUrl::parse_optional(&avatar_url)))
                 .flatten(),
-            attributes: mask
-                .contains("attributes")
-                .then(|| v.merge(Attributes::parse(attributes)))
-                .flatten(),
+            attributes: mask.contains("attributes").then(|| v.merge(Attributes::parse(attributes))).flatten(),
         };
         v.finish()?;
-        Ok(Self {
-            profile_id,
-            changes,
-        })
+        Ok(Self { profile_id, changes })
     }
 }
 

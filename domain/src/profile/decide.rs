@@ -5,16 +5,13 @@ use crate::error::DomainError;
 use crate::ids::ProfileId;
 
 use super::{
-    CreateProfile, DeleteProfile, Profile, ProfileCommand, ProfileCreated, ProfileData,
-    ProfileDeleted, ProfileEvent, ProfileUpdated, UpdateProfile,
+    CreateProfile, DeleteProfile, Profile, ProfileCommand, ProfileCreated, ProfileData, ProfileDeleted, ProfileEvent,
+    ProfileUpdated, UpdateProfile,
 };
 
 const KIND: &str = "profile";
 
-pub(super) fn decide(
-    state: &Profile,
-    command: &ProfileCommand,
-) -> Result<Vec<ProfileEvent>, DomainError> {
+pub(super) fn decide(state: &Profile, command: &ProfileCommand) -> Result<Vec<ProfileEvent>, DomainError> {
     match command {
         ProfileCommand::Create(c) => create(state, c),
         ProfileCommand::Update(c) => update(state, c),
@@ -26,10 +23,7 @@ fn create(state: &Profile, c: &CreateProfile) -> Result<Vec<ProfileEvent>, Domai
     // A deleted id stays taken: reusing it would splice a new profile onto
     // an old stream's history.
     if !matches!(state, Profile::Absent) {
-        return Err(DomainError::AlreadyExists {
-            kind: KIND,
-            id: c.profile_id.to_string(),
-        });
+        return Err(DomainError::AlreadyExists { kind: KIND, id: c.profile_id.to_string() });
     }
     Ok(vec![ProfileEvent::Created(ProfileCreated {
         profile_id: c.profile_id,
@@ -56,32 +50,20 @@ fn update(state: &Profile, c: &UpdateProfile) -> Result<Vec<ProfileEvent>, Domai
     };
     // Writing the same values again is accepted but records nothing, so
     // retries and "save" buttons do not flood the stream.
-    if event.is_empty() {
-        Ok(Vec::new())
-    } else {
-        Ok(vec![ProfileEvent::Updated(event)])
-    }
+    if event.is_empty() { Ok(Vec::new()) } else { Ok(vec![ProfileEvent::Updated(event)]) }
 }
 
 fn delete(state: &Profile, c: &DeleteProfile) -> Result<Vec<ProfileEvent>, DomainError> {
     let data = live(state, c.profile_id)?;
-    Ok(vec![ProfileEvent::Deleted(ProfileDeleted {
-        profile_id: data.id,
-    })])
+    Ok(vec![ProfileEvent::Deleted(ProfileDeleted { profile_id: data.id })])
 }
 
 /// The live profile, or the error explaining why there is none.
 fn live(state: &Profile, id: ProfileId) -> Result<&ProfileData, DomainError> {
     match state {
         Profile::Active(data) => Ok(data),
-        Profile::Absent => Err(DomainError::NotFound {
-            kind: KIND,
-            id: id.to_string(),
-        }),
-        Profile::Deleted { .. } => Err(DomainError::Gone {
-            kind: KIND,
-            id: id.to_string(),
-        }),
+        Profile::Absent => Err(DomainError::NotFound { kind: KIND, id: id.to_string() }),
+        Profile::Deleted { .. } => Err(DomainError::Gone { kind: KIND, id: id.to_string() }),
     }
 }
 

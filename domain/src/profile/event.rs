@@ -49,11 +49,7 @@ pub struct ProfileUpdated {
     pub bio: Option<Bio>,
     /// New avatar; `Some(None)` when removed (stored as `null`, whereas an
     /// unchanged avatar is omitted).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::serde_util::double_option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::serde_util::double_option")]
     pub avatar_url: Option<Option<HttpUrl>>,
     /// Complete new attribute map.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,9 +11,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use command::{
-    CreateProfile, DeleteProfile, ProfileChanges, ProfileCommand, ProfileInput, UpdateProfile,
-};
+pub use command::{CreateProfile, DeleteProfile, ProfileChanges, ProfileCommand, ProfileInput, UpdateProfile};
 pub use event::{ProfileCreated, ProfileDeleted, ProfileEvent, ProfileUpdated};
 pub use state::{Profile, ProfileData};
 

@@ -67,11 +67,7 @@ fn update(input: ProfileInput, mask: &[&str]) -> UpdateProfile {
 }
 
 fn handle_claim(action: ClaimAction, handle: &str) -> UniqueClaim {
-    UniqueClaim {
-        scope: HANDLE_CLAIM_SCOPE,
-        key: handle.to_owned(),
-        action,
-    }
+    UniqueClaim { scope: HANDLE_CLAIM_SCOPE, key: handle.to_owned(), action }
 }
 
 #[test]
@@ -85,30 +81,16 @@ fn create_on_empty_stream_records_the_profile() {
 
 #[test]
 fn create_twice_or_after_delete_already_exists() {
-    let exists = DomainError::AlreadyExists {
-        kind: "profile",
-        id: id().to_string(),
-    };
-    given::<Profile>([created()])
-        .when(create())
-        .then_expect_error_eq(exists.clone());
-    given::<Profile>([created(), deleted()])
-        .when(create())
-        .then_expect_error_eq(exists);
+    let exists = DomainError::AlreadyExists { kind: "profile", id: id().to_string() };
+    given::<Profile>([created()]).when(create()).then_expect_error_eq(exists.clone());
+    given::<Profile>([created(), deleted()]).when(create()).then_expect_error_eq(exists);
 }
 
 #[test]
 fn update_or_delete_of_unknown_profile_is_not_found() {
-    let missing = DomainError::NotFound {
-        kind: "profile",
-        id: id().to_string(),
-    };
-    given_no_previous_events::<Profile>()
-        .when(update(input(), &["bio"]))
-        .then_expect_error_eq(missing.clone());
-    given_no_previous_events::<Profile>()
-        .when(DeleteProfile { profile_id: id() })
-        .then_expect_error_eq(missing);
+    let missing = DomainError::NotFound { kind: "profile", id: id().to_string() };
+    given_no_previous_events::<Profile>().when(update(input(), &["bio"])).then_expect_error_eq(missing.clone());
+    given_no_previous_events::<Profile>().when(DeleteProfile { profile_id: id() }).then_expect_error_eq(missing);
 }
 
 #[test]
@@ -119,15 +101,7 @@ fn update_or_delete_of_deleted_profile_is_gone() {
         .then_expect_error(|e| e.to_string() == format!("profile {} was deleted", id()));
     given::<Profile>(history)
         .when(DeleteProfile { profile_id: id() })
-        .then_expect_error(|e| {
-            matches!(
-                e,
-                DomainError::Gone {
-                    kind: "profile",
-                    ..
-                }
-            )
-        });
+        .then_expect_error(|e| matches!(e, DomainError::Gone { kind: "profile", .. }));
 }
 
 #[test]
@@ -154,17 +128,10 @@ fn update_records_only_fields_that_changed() {
 
 #[test]
 fn update_with_identical_values_records_nothing() {
-    given::<Profile>([created()])
-        .when(update(input(), &["*"]))
-        .then_expect_no_events();
+    given::<Profile>([created()]).when(update(input(), &["*"])).then_expect_no_events();
     // Handles compare after normalisation, so a case change is no change.
-    let shouting = ProfileInput {
-        handle: " ADA ".into(),
-        ..input()
-    };
-    given::<Profile>([created()])
-        .when(update(shouting, &["handle"]))
-        .then_expect_no_events();
+    let shouting = ProfileInput { handle: " ADA ".into(), ..input() };
+    given::<Profile>([created()]).when(update(shouting, &["handle"])).then_expect_no_events();
 }
 
 #[test]
@@ -177,21 +144,14 @@ fn unmasked_fields_are_left_alone() {
         avatar_url: String::new(),
         attributes: BTreeMap::new(),
     };
-    given::<Profile>([created()])
-        .when(update(everything_new, &["email"]))
-        .then_expect(vec![ProfileEvent::Updated(ProfileUpdated {
-            email: Some(Email::parse("c@example.org").unwrap()),
-            ..nothing_updated()
-        })]);
+    given::<Profile>([created()]).when(update(everything_new, &["email"])).then_expect(vec![ProfileEvent::Updated(
+        ProfileUpdated { email: Some(Email::parse("c@example.org").unwrap()), ..nothing_updated() },
+    )]);
 }
 
 #[test]
 fn empty_avatar_and_bio_clear_them() {
-    let cleared = ProfileInput {
-        avatar_url: String::new(),
-        bio: String::new(),
-        ..input()
-    };
+    let cleared = ProfileInput { avatar_url: String::new(), bio: String::new(), ..input() };
     given::<Profile>([created()])
         .when(update(cleared, &["avatar_url", "bio"]))
         .then_expect(vec![ProfileEvent::Updated(ProfileUpdated {
@@ -208,35 +168,24 @@ fn empty_avatar_and_bio_clear_them() {
 
 #[test]
 fn attributes_are_replaced_wholesale() {
-    let replaced = ProfileInput {
-        attributes: BTreeMap::from([("role".into(), "analyst".into())]),
-        ..input()
-    };
-    given::<Profile>([created()])
-        .when(update(replaced, &["attributes"]))
-        .then_expect_state(|p| {
-            let attributes = &p.data().unwrap().attributes;
-            assert_eq!(attributes.get("team"), None);
-            assert_eq!(attributes.get("role"), Some("analyst"));
-        });
+    let replaced = ProfileInput { attributes: BTreeMap::from([("role".into(), "analyst".into())]), ..input() };
+    given::<Profile>([created()]).when(update(replaced, &["attributes"])).then_expect_state(|p| {
+        let attributes = &p.data().unwrap().attributes;
+        assert_eq!(attributes.get("team"), None);
+        assert_eq!(attributes.get("role"), Some("analyst"));
+    });
 }
 
 #[test]
 fn handle_change_releases_old_and_acquires_new() {
-    let renamed = ProfileInput {
-        handle: "Countess".into(),
-        ..input()
-    };
+    let renamed = ProfileInput { handle: "Countess".into(), ..input() };
     given::<Profile>([created()])
         .when(update(renamed, &["handle"]))
         .then_expect(vec![ProfileEvent::Updated(ProfileUpdated {
             handle: Some(Handle::parse("countess").unwrap()),
             ..nothing_updated()
         })])
-        .then_expect_claims(vec![
-            handle_claim(Release, "ada"),
-            handle_claim(Acquire, "countess"),
-        ]);
+        .then_expect_claims(vec![handle_claim(Release, "ada"), handle_claim(Acquire, "countess")]);
 }
 
 #[test]
@@ -257,10 +206,7 @@ fn replay_folds_the_whole_history() {
     });
     let state: Profile = replay([created(), renamed.clone()].iter());
     let data = state.data().unwrap();
-    assert_eq!(
-        (data.handle.as_str(), &data.avatar_url),
-        ("countess", &None)
-    );
+    assert_eq!((data.handle.as_str(), &data.avatar_url), ("countess", &None));
     assert_eq!(data.display_name.as_str(), "Ada Lovelace");
 
     let state: Profile = replay(&[created(), renamed, deleted()]);
@@ -272,38 +218,23 @@ fn replay_folds_the_whole_history() {
 #[test]
 fn claims_of_a_multi_event_history_follow_the_state() {
     let rename = |to: &str| {
-        ProfileEvent::Updated(ProfileUpdated {
-            handle: Some(Handle::parse(to).unwrap()),
-            ..nothing_updated()
-        })
+        ProfileEvent::Updated(ProfileUpdated { handle: Some(Handle::parse(to).unwrap()), ..nothing_updated() })
     };
     let history = [created(), rename("bea"), rename("cyd"), deleted()];
     let claims = crate::aggregate::claims_for(&Profile::default(), &history);
-    let expected: Vec<_> = [
-        (Acquire, "ada"),
-        (Release, "ada"),
-        (Acquire, "bea"),
-        (Release, "bea"),
-        (Acquire, "cyd"),
-        (Release, "cyd"),
-    ]
-    .into_iter()
-    .map(|(action, handle)| handle_claim(action, handle))
-    .collect();
+    let expected: Vec<_> =
+        [(Acquire, "ada"), (Release, "ada"), (Acquire, "bea"), (Release, "bea"), (Acquire, "cyd"), (Release, "cyd")]
+            .into_iter()
+            .map(|(action, handle)| handle_claim(action, handle))
+            .collect();
     assert_eq!(claims, expected);
 }
 
 #[test]
 fn events_name_their_type_and_stream() {
     let updated = ProfileEvent::Updated(nothing_updated());
-    let types: Vec<_> = [created(), updated, deleted()]
-        .iter()
-        .map(|e| e.event_type())
-        .collect();
-    assert_eq!(
-        types,
-        ["ProfileCreated", "ProfileUpdated", "ProfileDeleted"]
-    );
+    let types: Vec<_> = [created(), updated, deleted()].iter().map(|e| e.event_type()).collect();
+    assert_eq!(types, ["ProfileCreated", "ProfileUpdated", "ProfileDeleted"]);
     assert_eq!(created().schema_version(), 1);
     assert_eq!(created().profile_id(), id());
     assert_eq!(stream_id::<Profile>(id()), format!("profile-{}", id()));
@@ -312,33 +243,18 @@ fn events_name_their_type_and_stream() {
 
 #[test]
 fn stored_format_round_trips_and_keeps_cleared_apart_from_unchanged() {
-    let cleared = ProfileEvent::Updated(ProfileUpdated {
-        avatar_url: Some(None),
-        ..nothing_updated()
-    });
+    let cleared = ProfileEvent::Updated(ProfileUpdated { avatar_url: Some(None), ..nothing_updated() });
     let json = serde_json::to_value(&cleared).unwrap();
-    assert_eq!(
-        json,
-        serde_json::json!({"type": "ProfileUpdated", "profile_id": id().to_string(), "avatar_url": null})
-    );
-    assert_eq!(
-        serde_json::from_value::<ProfileEvent>(json).unwrap(),
-        cleared
-    );
+    assert_eq!(json, serde_json::json!({"type": "ProfileUpdated", "profile_id": id().to_string(), "avatar_url": null}));
+    assert_eq!(serde_json::from_value::<ProfileEvent>(json).unwrap(), cleared);
 
     let untouched = ProfileEvent::Updated(nothing_updated());
     let json = serde_json::to_string(&untouched).unwrap();
     assert!(!json.contains("avatar_url"));
-    assert_eq!(
-        serde_json::from_str::<ProfileEvent>(&json).unwrap(),
-        untouched
-    );
+    assert_eq!(serde_json::from_str::<ProfileEvent>(&json).unwrap(), untouched);
 
     let json = serde_json::to_string(&created()).unwrap();
-    assert_eq!(
-        serde_json::from_str::<ProfileEvent>(&json).unwrap(),
-        created()
-    );
+    assert_eq!(serde_json::from_str::<ProfileEvent>(&json).unwrap(), created());
 }
 
 #[test]

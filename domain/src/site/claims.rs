@@ -13,11 +13,7 @@ pub(super) fn claims(state: &Site, event: &SiteEvent) -> Vec<UniqueClaim> {
         SiteEvent::Registered(e) => vec![acquire(e.domain.as_str())],
         SiteEvent::Updated(e) => match &e.domain {
             // Release before acquire, mirroring profile handles.
-            Some(new) => current
-                .map(release)
-                .into_iter()
-                .chain([acquire(new.as_str())])
-                .collect(),
+            Some(new) => current.map(release).into_iter().chain([acquire(new.as_str())]).collect(),
             None => Vec::new(),
         },
         SiteEvent::Deleted(_) => current.map(release).into_iter().collect(),

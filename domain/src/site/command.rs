@@ -45,8 +45,7 @@ impl RegisterSite {
         let domain = v.required("domain", &input.domain, SiteDomain::parse);
         let time_zone = v.required("time_zone", &input.time_zone, TimeZone::parse);
         let owner_profile_id = v.required("owner_profile_id", &input.owner_profile_id, |raw| {
-            raw.parse::<ProfileId>()
-                .map_err(|_| "must be a profile id (UUID)".to_owned())
+            raw.parse::<ProfileId>().map_err(|_| "must be a profile id (UUID)".to_owned())
         });
         let name = if input.name.trim().is_empty() {
             domain.as_ref().map(SiteName::for_domain)
@@ -58,13 +57,7 @@ impl RegisterSite {
         else {
             return Err(v.into_error());
         };
-        Ok(Self {
-            site_id,
-            domain,
-            time_zone,
-            owner_profile_id,
-            name,
-        })
+        Ok(Self { site_id, domain, time_zone, owner_profile_id, name })
     }
 }
 
@@ -97,26 +90,16 @@ impl UpdateSite {
     /// new owner's consent), so masking `owner_profile_id` is an error
     /// rather than silently ignored. A masked empty name is refused: unlike
     /// registration there is no obvious default once a name exists.
-    pub fn new(
-        site_id: SiteId,
-        input: SiteInput,
-        mask: &[String],
-    ) -> Result<Self, ValidationError> {
+    pub fn new(site_id: SiteId, input: SiteInput, mask: &[String]) -> Result<Self, ValidationError> {
         let mut v = Violations::new();
         let mask = FieldMask::resolve(mask, &Self::UPDATABLE_FIELDS, &["owner_profile_id"], &mut v);
         let changes = SiteChanges {
-            domain: mask
-                .contains("domain")
-                .then(|| v.required("domain", &input.domain, SiteDomain::parse))
-                .flatten(),
+            domain: mask.contains("domain").then(|| v.required("domain", &input.domain, SiteDomain::parse)).flatten(),
             time_zone: mask
                 .contains("time_zone")
                 .then(|| v.required("time_zone", &input.time_zone, TimeZone::parse))
                 .flatten(),
-            name: mask
-                .contains("name")
-                .then(|| v.required("name", &input.name, SiteName::parse))
-                .flatten(),
+            name: mask.contains("name").then(|| v.required("name", &input.name, SiteName::parse)).flatten(),
         };
         v.finish()?;
         Ok(Self { site_id, changes })

@@ -4,8 +4,8 @@ use crate::error::DomainError;
 use crate::ids::SiteId;
 
 use super::{
-    DeleteSite, RegisterSite, Site, SiteCommand, SiteData, SiteDeleted, SiteEvent, SiteRegistered,
-    SiteUpdated, UpdateSite,
+    DeleteSite, RegisterSite, Site, SiteCommand, SiteData, SiteDeleted, SiteEvent, SiteRegistered, SiteUpdated,
+    UpdateSite,
 };
 
 const KIND: &str = "site";
@@ -21,10 +21,7 @@ pub(super) fn decide(state: &Site, command: &SiteCommand) -> Result<Vec<SiteEven
 fn register(state: &Site, c: &RegisterSite) -> Result<Vec<SiteEvent>, DomainError> {
     // A deleted id stays taken so histories never mix.
     if !matches!(state, Site::Absent) {
-        return Err(DomainError::AlreadyExists {
-            kind: KIND,
-            id: c.site_id.to_string(),
-        });
+        return Err(DomainError::AlreadyExists { kind: KIND, id: c.site_id.to_string() });
     }
     Ok(vec![SiteEvent::Registered(SiteRegistered {
         site_id: c.site_id,
@@ -45,11 +42,7 @@ fn update(state: &Site, c: &UpdateSite) -> Result<Vec<SiteEvent>, DomainError> {
         name: changed(&changes.name, &data.name),
     };
     // Re-saving identical values records nothing.
-    if event.is_empty() {
-        Ok(Vec::new())
-    } else {
-        Ok(vec![SiteEvent::Updated(event)])
-    }
+    if event.is_empty() { Ok(Vec::new()) } else { Ok(vec![SiteEvent::Updated(event)]) }
 }
 
 fn delete(state: &Site, c: &DeleteSite) -> Result<Vec<SiteEvent>, DomainError> {
@@ -61,14 +54,8 @@ fn delete(state: &Site, c: &DeleteSite) -> Result<Vec<SiteEvent>, DomainError> {
 fn live(state: &Site, id: SiteId) -> Result<&SiteData, DomainError> {
     match state {
         Site::Active(data) => Ok(data),
-        Site::Absent => Err(DomainError::NotFound {
-            kind: KIND,
-            id: id.to_string(),
-        }),
-        Site::Deleted { .. } => Err(DomainError::Gone {
-            kind: KIND,
-            id: id.to_string(),
-        }),
+        Site::Absent => Err(DomainError::NotFound { kind: KIND, id: id.to_string() }),
+        Site::Deleted { .. } => Err(DomainError::Gone { kind: KIND, id: id.to_string() }),
     }
 }
 

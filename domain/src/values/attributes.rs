@@ -11,10 +11,7 @@ use crate::error::{FieldViolation, ValidationError};
 /// A `BTreeMap` keeps keys sorted so serialised events and comparisons are
 /// deterministic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(
-    try_from = "BTreeMap<String, String>",
-    into = "BTreeMap<String, String>"
-)]
+#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
 pub struct Attributes(BTreeMap<String, String>);
 
 impl Attributes {
@@ -35,25 +32,16 @@ impl Attributes {
     pub fn parse(raw: BTreeMap<String, String>) -> Result<Self, Vec<FieldViolation>> {
         let mut found = Vec::new();
         if raw.len() > Self::MAX_ENTRIES {
-            found.push(FieldViolation::new(
-                Self::FIELD,
-                format!("must have at most {} entries", Self::MAX_ENTRIES),
-            ));
+            found.push(FieldViolation::new(Self::FIELD, format!("must have at most {} entries", Self::MAX_ENTRIES)));
         }
         for (key, value) in &raw {
             // Debug formatting quotes and escapes the key, so odd keys still
             // produce an unambiguous path.
             let field = || format!("{}[{key:?}]", Self::FIELD);
             if !(1..=Self::MAX_KEY_LEN).contains(&key.chars().count()) {
-                found.push(FieldViolation::new(
-                    field(),
-                    format!("key must be 1 to {} characters", Self::MAX_KEY_LEN),
-                ));
+                found.push(FieldViolation::new(field(), format!("key must be 1 to {} characters", Self::MAX_KEY_LEN)));
             } else if !key.chars().all(is_key_char) {
-                found.push(FieldViolation::new(
-                    field(),
-                    "key may only contain letters, digits, '_', '.' and '-'",
-                ));
+                found.push(FieldViolation::new(field(), "key may only contain letters, digits, '_', '.' and '-'"));
             }
             if value.chars().count() > Self::MAX_VALUE_LEN {
                 found.push(FieldViolation::new(
@@ -62,11 +50,7 @@ impl Attributes {
                 ));
             }
         }
-        if found.is_empty() {
-            Ok(Self(raw))
-        } else {
-            Err(found)
-        }
+        if found.is_empty() { Ok(Self(raw)) } else { Err(found) }
     }
 
     /// The entries, sorted by key.
@@ -118,10 +102,7 @@ mod tests {
     use super::*;
 
     fn map<const N: usize>(entries: [(&str, &str); N]) -> BTreeMap<String, String> {
-        entries
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -134,33 +115,14 @@ mod tests {
     #[test]
     fn names_each_bad_entry() {
         let long_value = "v".repeat(1001);
-        let found = Attributes::parse(map([
-            ("Bad Key", "x"),
-            ("", "x"),
-            ("ok", &long_value),
-            (&"k".repeat(65), "x"),
-        ]))
-        .unwrap_err();
+        let found = Attributes::parse(map([("Bad Key", "x"), ("", "x"), ("ok", &long_value), (&"k".repeat(65), "x")]))
+            .unwrap_err();
         let fields: Vec<_> = found.iter().map(|v| v.field.as_str()).collect();
         let long_key = format!("attributes[\"{}\"]", "k".repeat(65));
-        assert_eq!(
-            fields,
-            [
-                "attributes[\"\"]",
-                "attributes[\"Bad Key\"]",
-                long_key.as_str(),
-                "attributes[\"ok\"]"
-            ]
-        );
+        assert_eq!(fields, ["attributes[\"\"]", "attributes[\"Bad Key\"]", long_key.as_str(), "attributes[\"ok\"]"]);
         assert_eq!(found[0].description, "key must be 1 to 64 characters");
-        assert_eq!(
-            found[1].description,
-            "key may only contain letters, digits, '_', '.' and '-'"
-        );
-        assert_eq!(
-            found[3].description,
-            "value must be at most 1000 characters"
-        );
+        assert_eq!(found[1].description, "key may only contain letters, digits, '_', '.' and '-'");
+        assert_eq!(found[3].description, "value must be at most 1000 characters");
     }
 
     #[test]
@@ -173,13 +135,7 @@ mod tests {
     fn limits_entry_count() {
         let raw: BTreeMap<_, _> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
         let found = Attributes::parse(raw).unwrap_err();
-        assert_eq!(
-            found,
-            [FieldViolation::new(
-                "attributes",
-                "must have at most 50 entries"
-            )]
-        );
+        assert_eq!(found, [FieldViolation::new("attributes", "must have at most 50 entries")]);
     }
 
     #[test]

@@ -54,9 +54,6 @@ mod tests {
     #[test]
     fn length_in_characters() {
         assert!(Bio::parse(&"ß".repeat(500)).is_ok());
-        assert_eq!(
-            Bio::parse(&"ß".repeat(501)).unwrap_err(),
-            "must be at most 500 characters"
-        );
+        assert_eq!(Bio::parse(&"ß".repeat(501)).unwrap_err(), "must be at most 500 characters");
     }
 }

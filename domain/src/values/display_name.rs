@@ -29,27 +29,18 @@ mod tests {
     fn counts_characters_not_bytes() {
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert!(DisplayName::parse(&"🦀".repeat(100)).is_ok());
-        assert_eq!(
-            DisplayName::parse(&"é".repeat(101)).unwrap_err(),
-            "must be 1 to 100 characters"
-        );
+        assert_eq!(DisplayName::parse(&"é".repeat(101)).unwrap_err(), "must be 1 to 100 characters");
     }
 
     #[test]
     fn trims_and_refuses_blank() {
-        assert_eq!(
-            DisplayName::parse("  Ada Lovelace ").unwrap().as_str(),
-            "Ada Lovelace"
-        );
+        assert_eq!(DisplayName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
         assert!(DisplayName::parse("   ").is_err());
     }
 
     #[test]
     fn refuses_control_characters() {
-        assert_eq!(
-            DisplayName::parse("Ada\u{1b}[31m").unwrap_err(),
-            "must not contain control characters"
-        );
+        assert_eq!(DisplayName::parse("Ada\u{1b}[31m").unwrap_err(), "must not contain control characters");
         assert!(DisplayName::parse("Ada\nLovelace").is_err());
     }
 }

@@ -36,15 +36,10 @@ impl Email {
             return Err("must contain exactly one '@'".to_owned());
         };
         if local.is_empty() || local.len() > Self::MAX_LOCAL_LEN {
-            return Err(format!(
-                "must have 1 to {} bytes before the '@'",
-                Self::MAX_LOCAL_LEN
-            ));
+            return Err(format!("must have 1 to {} bytes before the '@'", Self::MAX_LOCAL_LEN));
         }
-        let plausible_domain = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..");
+        let plausible_domain =
+            domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains("..");
         if !plausible_domain {
             return Err("must have a domain like example.com after the '@'".to_owned());
         }
@@ -81,10 +76,7 @@ mod tests {
         let err = "must contain exactly one '@'";
         assert_eq!(Email::parse("ada.example.com").unwrap_err(), err);
         assert_eq!(Email::parse("a@b@example.com").unwrap_err(), err);
-        assert_eq!(
-            Email::parse("@example.com").unwrap_err(),
-            "must have 1 to 64 bytes before the '@'"
-        );
+        assert_eq!(Email::parse("@example.com").unwrap_err(), "must have 1 to 64 bytes before the '@'");
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(64))).is_ok());
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
     }
@@ -92,27 +84,15 @@ mod tests {
     #[test]
     fn domain_needs_a_dot() {
         let err = "must have a domain like example.com after the '@'";
-        for bad in [
-            "ada@localhost",
-            "ada@",
-            "ada@.com",
-            "ada@example.",
-            "ada@ex..com",
-        ] {
+        for bad in ["ada@localhost", "ada@", "ada@.com", "ada@example.", "ada@ex..com"] {
             assert_eq!(Email::parse(bad).unwrap_err(), err, "{bad}");
         }
     }
 
     #[test]
     fn whitespace_and_length() {
-        assert_eq!(
-            Email::parse("a da@example.com").unwrap_err(),
-            "must not contain whitespace"
-        );
+        assert_eq!(Email::parse("a da@example.com").unwrap_err(), "must not contain whitespace");
         let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(190));
-        assert_eq!(
-            Email::parse(&long).unwrap_err(),
-            "must be at most 254 bytes"
-        );
+        assert_eq!(Email::parse(&long).unwrap_err(), "must be at most 254 bytes");
     }
 }

@@ -22,16 +22,9 @@ impl Handle {
         let handle = raw.trim().to_lowercase();
         let len = handle.chars().count();
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
-            return Err(format!(
-                "must be {} to {} characters",
-                Self::MIN_LEN,
-                Self::MAX_LEN
-            ));
+            return Err(format!("must be {} to {} characters", Self::MIN_LEN, Self::MAX_LEN));
         }
-        if !handle
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
+        if !handle.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             return Err("may only contain letters, digits and underscores".to_owned());
         }
         if !handle.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -56,14 +49,8 @@ mod tests {
     fn length_bounds() {
         assert!(Handle::parse("abc").is_ok());
         assert!(Handle::parse(&"a".repeat(30)).is_ok());
-        assert_eq!(
-            Handle::parse("ab").unwrap_err(),
-            "must be 3 to 30 characters"
-        );
-        assert_eq!(
-            Handle::parse(&"a".repeat(31)).unwrap_err(),
-            "must be 3 to 30 characters"
-        );
+        assert_eq!(Handle::parse("ab").unwrap_err(), "must be 3 to 30 characters");
+        assert_eq!(Handle::parse(&"a".repeat(31)).unwrap_err(), "must be 3 to 30 characters");
     }
 
     #[test]
@@ -72,22 +59,13 @@ mod tests {
         assert_eq!(Handle::parse("al-ice").unwrap_err(), charset);
         assert_eq!(Handle::parse("al ice").unwrap_err(), charset);
         assert_eq!(Handle::parse("jösé").unwrap_err(), charset);
-        assert_eq!(
-            Handle::parse("9lives").unwrap_err(),
-            "must start with a letter"
-        );
-        assert_eq!(
-            Handle::parse("_alice").unwrap_err(),
-            "must start with a letter"
-        );
+        assert_eq!(Handle::parse("9lives").unwrap_err(), "must start with a letter");
+        assert_eq!(Handle::parse("_alice").unwrap_err(), "must start with a letter");
     }
 
     #[test]
     fn serde_validates() {
-        assert_eq!(
-            serde_json::from_str::<Handle>("\"Bob\"").unwrap().as_str(),
-            "bob"
-        );
+        assert_eq!(serde_json::from_str::<Handle>("\"Bob\"").unwrap().as_str(), "bob");
         assert!(serde_json::from_str::<Handle>("\"b\"").is_err());
     }
 }

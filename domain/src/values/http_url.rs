@@ -29,8 +29,7 @@ impl HttpUrl {
         if raw.len() > Self::MAX_LEN {
             return Err(too_long());
         }
-        let url =
-            Url::parse(raw).map_err(|_| "must be an absolute http or https URL".to_owned())?;
+        let url = Url::parse(raw).map_err(|_| "must be an absolute http or https URL".to_owned())?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err("must use the http or https scheme".to_owned());
         }
@@ -50,11 +49,7 @@ impl HttpUrl {
     /// Parses an optional URL, where empty or blank input means "none"
     /// (how proto3 and forms say a string field is unset).
     pub fn parse_optional(raw: &str) -> Result<Option<Self>, String> {
-        if raw.trim().is_empty() {
-            Ok(None)
-        } else {
-            Self::parse(raw).map(Some)
-        }
+        if raw.trim().is_empty() { Ok(None) } else { Self::parse(raw).map(Some) }
     }
 
     /// The normalised URL text.
@@ -115,18 +110,9 @@ mod tests {
 
     #[test]
     fn scheme_and_host() {
-        assert_eq!(
-            HttpUrl::parse("ftp://example.com/a.png").unwrap_err(),
-            "must use the http or https scheme"
-        );
-        assert_eq!(
-            HttpUrl::parse("javascript:alert(1)").unwrap_err(),
-            "must use the http or https scheme"
-        );
-        assert_eq!(
-            HttpUrl::parse("/avatar.png").unwrap_err(),
-            "must be an absolute http or https URL"
-        );
+        assert_eq!(HttpUrl::parse("ftp://example.com/a.png").unwrap_err(), "must use the http or https scheme");
+        assert_eq!(HttpUrl::parse("javascript:alert(1)").unwrap_err(), "must use the http or https scheme");
+        assert_eq!(HttpUrl::parse("/avatar.png").unwrap_err(), "must be an absolute http or https URL");
         assert!(HttpUrl::parse("https://").is_err());
     }
 
@@ -144,25 +130,15 @@ mod tests {
         let ok = format!("{base}{}", "a".repeat(2000 - base.len()));
         assert!(HttpUrl::parse(&ok).is_ok());
         let long = format!("{ok}a");
-        assert_eq!(
-            HttpUrl::parse(&long).unwrap_err(),
-            "must be at most 2000 bytes"
-        );
+        assert_eq!(HttpUrl::parse(&long).unwrap_err(), "must be at most 2000 bytes");
         // A space becomes %20: under the limit raw, over it normalised.
         let grows = format!("{base}{}", " ".repeat(700));
-        assert_eq!(
-            HttpUrl::parse(&format!("{grows}x")).unwrap_err(),
-            "must be at most 2000 bytes"
-        );
+        assert_eq!(HttpUrl::parse(&format!("{grows}x")).unwrap_err(), "must be at most 2000 bytes");
     }
 
     #[test]
     fn empty_means_none() {
         assert_eq!(HttpUrl::parse_optional("  "), Ok(None));
-        assert!(
-            HttpUrl::parse_optional("http://a.example")
-                .unwrap()
-                .is_some()
-        );
+        assert!(HttpUrl::parse_optional("http://a.example").unwrap().is_some());
     }
 }

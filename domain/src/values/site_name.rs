@@ -34,10 +34,7 @@ mod tests {
     #[test]
     fn parses_like_a_display_name() {
         assert_eq!(SiteName::parse(" My Blog ").unwrap().as_str(), "My Blog");
-        assert_eq!(
-            SiteName::parse("").unwrap_err(),
-            "must be 1 to 100 characters"
-        );
+        assert_eq!(SiteName::parse("").unwrap_err(), "must be 1 to 100 characters");
         assert!(SiteName::parse(&"名".repeat(100)).is_ok());
         assert!(SiteName::parse("a\u{7}").is_err());
     }
@@ -46,8 +43,7 @@ mod tests {
     fn defaults_to_a_truncated_domain() {
         let short = SiteDomain::parse("example.com").unwrap();
         assert_eq!(SiteName::for_domain(&short).as_str(), "example.com");
-        let long =
-            SiteDomain::parse(&format!("{}.{}.com", "a".repeat(63), "b".repeat(63))).unwrap();
+        let long = SiteDomain::parse(&format!("{}.{}.com", "a".repeat(63), "b".repeat(63))).unwrap();
         assert_eq!(SiteName::for_domain(&long).as_str().len(), 100);
     }
 }

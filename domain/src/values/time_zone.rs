@@ -18,9 +18,7 @@ impl TimeZone {
     /// Trims and looks `raw` up in the IANA database (case-sensitive, as
     /// the database names are).
     pub fn parse(raw: &str) -> Result<Self, String> {
-        Tz::from_str(raw.trim())
-            .map(Self)
-            .map_err(|_| "must be an IANA time zone name like Europe/Berlin".to_owned())
+        Tz::from_str(raw.trim()).map(Self).map_err(|_| "must be an IANA time zone name like Europe/Berlin".to_owned())
     }
 
     /// The IANA name.
@@ -74,20 +72,14 @@ mod tests {
 
     #[test]
     fn known_zones() {
-        assert_eq!(
-            TimeZone::parse(" Europe/Berlin ").unwrap().name(),
-            "Europe/Berlin"
-        );
+        assert_eq!(TimeZone::parse(" Europe/Berlin ").unwrap().name(), "Europe/Berlin");
         assert_eq!(TimeZone::parse("UTC").unwrap().tz(), Tz::UTC);
     }
 
     #[test]
     fn unknown_zones() {
         for bad in ["Mars/Olympus", "", "CEST+1"] {
-            assert_eq!(
-                TimeZone::parse(bad).unwrap_err(),
-                "must be an IANA time zone name like Europe/Berlin"
-            );
+            assert_eq!(TimeZone::parse(bad).unwrap_err(), "must be an IANA time zone name like Europe/Berlin");
         }
     }
 

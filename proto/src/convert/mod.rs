@@ -91,11 +91,7 @@ pub struct ResourceMeta {
 
 /// Parses a required value with a domain `parse` function, naming `field`
 /// on failure.
-fn parse_value<T>(
-    field: &str,
-    raw: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<T, DecodeError> {
+fn parse_value<T>(field: &str, raw: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, DecodeError> {
     parse(raw).map_err(|description| DecodeError::invalid(field, description))
 }
 
@@ -110,8 +106,7 @@ fn parse_optional<T>(
 
 /// Parses an aggregate id (UUID) stored under `field`.
 fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, DecodeError> {
-    raw.parse()
-        .map_err(|_| DecodeError::invalid(field, format!("must be a UUID, got {raw:?}")))
+    raw.parse().map_err(|_| DecodeError::invalid(field, format!("must be a UUID, got {raw:?}")))
 }
 
 /// Rejects any schema version but the current one.
@@ -119,10 +114,7 @@ fn check_schema_version(event_type: &str, schema_version: u32) -> Result<(), Dec
     if schema_version == SCHEMA_VERSION {
         Ok(())
     } else {
-        Err(DecodeError::UnsupportedSchemaVersion(
-            event_type.to_owned(),
-            schema_version,
-        ))
+        Err(DecodeError::UnsupportedSchemaVersion(event_type.to_owned(), schema_version))
     }
 }
 

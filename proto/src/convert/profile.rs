@@ -4,13 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use prost::Message as _;
 use tally_domain::{
-    Attributes, Bio, DisplayName, Email, Handle, HttpUrl, ProfileCreated, ProfileData,
-    ProfileDeleted, ProfileEvent, ProfileInput, ProfileUpdated,
+    Attributes, Bio, DisplayName, Email, Handle, HttpUrl, ProfileCreated, ProfileData, ProfileDeleted, ProfileEvent,
+    ProfileInput, ProfileUpdated,
 };
 
 use super::{
-    DecodeError, ResourceMeta, check_schema_version, event_types, parse_id, parse_optional,
-    parse_value, to_timestamp,
+    DecodeError, ResourceMeta, check_schema_version, event_types, parse_id, parse_optional, parse_value, to_timestamp,
 };
 use crate::v1;
 
@@ -26,11 +25,7 @@ impl From<&ProfileCreated> for v1::ProfileCreated {
             display_name: e.display_name.as_str().to_owned(),
             email: e.email.as_str().to_owned(),
             bio: e.bio.as_str().to_owned(),
-            avatar_url: e
-                .avatar_url
-                .as_ref()
-                .map(|u| u.as_str().to_owned())
-                .unwrap_or_default(),
+            avatar_url: e.avatar_url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default(),
             attributes: to_proto_map(&e.attributes),
         }
     }
@@ -45,23 +40,15 @@ impl From<&ProfileUpdated> for v1::ProfileUpdated {
             email: e.email.as_ref().map(|v| v.as_str().to_owned()),
             bio: e.bio.as_ref().map(|v| v.as_str().to_owned()),
             // `Some(None)` (avatar removed) is stored as `""`.
-            avatar_url: e.avatar_url.as_ref().map(|v| {
-                v.as_ref()
-                    .map(|u| u.as_str().to_owned())
-                    .unwrap_or_default()
-            }),
-            attributes: e.attributes.as_ref().map(|a| v1::AttributesValue {
-                entries: to_proto_map(a),
-            }),
+            avatar_url: e.avatar_url.as_ref().map(|v| v.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default()),
+            attributes: e.attributes.as_ref().map(|a| v1::AttributesValue { entries: to_proto_map(a) }),
         }
     }
 }
 
 impl From<&ProfileDeleted> for v1::ProfileDeleted {
     fn from(e: &ProfileDeleted) -> Self {
-        Self {
-            profile_id: e.profile_id.to_string(),
-        }
+        Self { profile_id: e.profile_id.to_string() }
     }
 }
 
@@ -73,18 +60,9 @@ impl From<&ProfileDeleted> for v1::ProfileDeleted {
 #[must_use]
 pub fn encode_profile_event(event: &ProfileEvent) -> (&'static str, Vec<u8>) {
     match event {
-        ProfileEvent::Created(e) => (
-            event_types::PROFILE_CREATED,
-            v1::ProfileCreated::from(e).encode_to_vec(),
-        ),
-        ProfileEvent::Updated(e) => (
-            event_types::PROFILE_UPDATED,
-            v1::ProfileUpdated::from(e).encode_to_vec(),
-        ),
-        ProfileEvent::Deleted(e) => (
-            event_types::PROFILE_DELETED,
-            v1::ProfileDeleted::from(e).encode_to_vec(),
-        ),
+        ProfileEvent::Created(e) => (event_types::PROFILE_CREATED, v1::ProfileCreated::from(e).encode_to_vec()),
+        ProfileEvent::Updated(e) => (event_types::PROFILE_UPDATED, v1::ProfileUpdated::from(e).encode_to_vec()),
+        ProfileEvent::Deleted(e) => (event_types::PROFILE_DELETED, v1::ProfileDeleted::from(e).encode_to_vec()),
     }
 }
 
@@ -115,22 +93,11 @@ impl TryFrom<v1::ProfileUpdated> for ProfileUpdated {
         Ok(Self {
             profile_id: parse_id("profile_id", &p.profile_id)?,
             handle: parse_optional("handle", p.handle.as_deref(), Handle::parse)?,
-            display_name: parse_optional(
-                "display_name",
-                p.display_name.as_deref(),
-                DisplayName::parse,
-            )?,
+            display_name: parse_optional("display_name", p.display_name.as_deref(), DisplayName::parse)?,
             email: parse_optional("email", p.email.as_deref(), Email::parse)?,
             bio: parse_optional("bio", p.bio.as_deref(), Bio::parse)?,
-            avatar_url: parse_optional(
-                "avatar_url",
-                p.avatar_url.as_deref(),
-                HttpUrl::parse_optional,
-            )?,
-            attributes: p
-                .attributes
-                .map(|a| parse_attributes(a.entries))
-                .transpose()?,
+            avatar_url: parse_optional("avatar_url", p.avatar_url.as_deref(), HttpUrl::parse_optional)?,
+            attributes: p.attributes.map(|a| parse_attributes(a.entries)).transpose()?,
         })
     }
 }
@@ -139,9 +106,7 @@ impl TryFrom<v1::ProfileDeleted> for ProfileDeleted {
     type Error = DecodeError;
 
     fn try_from(p: v1::ProfileDeleted) -> Result<Self, DecodeError> {
-        Ok(Self {
-            profile_id: parse_id("profile_id", &p.profile_id)?,
-        })
+        Ok(Self { profile_id: parse_id("profile_id", &p.profile_id)? })
     }
 }
 
@@ -168,12 +133,8 @@ pub fn decode_profile_event(
     }
     check_schema_version(event_type, schema_version)?;
     Ok(match event_type {
-        event_types::PROFILE_CREATED => {
-            ProfileEvent::Created(v1::ProfileCreated::decode(payload)?.try_into()?)
-        }
-        event_types::PROFILE_UPDATED => {
-            ProfileEvent::Updated(v1::ProfileUpdated::decode(payload)?.try_into()?)
-        }
+        event_types::PROFILE_CREATED => ProfileEvent::Created(v1::ProfileCreated::decode(payload)?.try_into()?),
+        event_types::PROFILE_UPDATED => ProfileEvent::Updated(v1::ProfileUpdated::decode(payload)?.try_into()?),
         _ => ProfileEvent::Deleted(v1::ProfileDeleted::decode(payload)?.try_into()?),
     })
 }
@@ -192,11 +153,7 @@ pub fn profile_to_proto(data: &ProfileData, meta: &ResourceMeta) -> v1::Profile 
         display_name: data.display_name.as_str().to_owned(),
         email: data.email.as_str().to_owned(),
         bio: data.bio.as_str().to_owned(),
-        avatar_url: data
-            .avatar_url
-            .as_ref()
-            .map(|u| u.as_str().to_owned())
-            .unwrap_or_default(),
+        avatar_url: data.avatar_url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default(),
         attributes: to_proto_map(&data.attributes),
         version: meta.version,
         create_time: meta.create_time.map(to_timestamp),
@@ -229,20 +186,13 @@ impl From<&v1::Profile> for ProfileInput {
             email: p.email.clone(),
             bio: p.bio.clone(),
             avatar_url: p.avatar_url.clone(),
-            attributes: p
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            attributes: p.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         }
     }
 }
 
 fn to_proto_map(attributes: &Attributes) -> HashMap<String, String> {
-    attributes
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    attributes.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 fn parse_attributes(raw: HashMap<String, String>) -> Result<Attributes, DecodeError> {

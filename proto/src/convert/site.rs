@@ -2,13 +2,11 @@
 
 use prost::Message as _;
 use tally_domain::{
-    SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteInput, SiteName, SiteRegistered, SiteUpdated,
-    TimeZone,
+    SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteInput, SiteName, SiteRegistered, SiteUpdated, TimeZone,
 };
 
 use super::{
-    DecodeError, ResourceMeta, check_schema_version, event_types, parse_id, parse_optional,
-    parse_value, to_timestamp,
+    DecodeError, ResourceMeta, check_schema_version, event_types, parse_id, parse_optional, parse_value, to_timestamp,
 };
 use crate::v1;
 
@@ -41,9 +39,7 @@ impl From<&SiteUpdated> for v1::SiteUpdated {
 
 impl From<&SiteDeleted> for v1::SiteDeleted {
     fn from(e: &SiteDeleted) -> Self {
-        Self {
-            site_id: e.site_id.to_string(),
-        }
+        Self { site_id: e.site_id.to_string() }
     }
 }
 
@@ -55,18 +51,9 @@ impl From<&SiteDeleted> for v1::SiteDeleted {
 #[must_use]
 pub fn encode_site_event(event: &SiteEvent) -> (&'static str, Vec<u8>) {
     match event {
-        SiteEvent::Registered(e) => (
-            event_types::SITE_REGISTERED,
-            v1::SiteRegistered::from(e).encode_to_vec(),
-        ),
-        SiteEvent::Updated(e) => (
-            event_types::SITE_UPDATED,
-            v1::SiteUpdated::from(e).encode_to_vec(),
-        ),
-        SiteEvent::Deleted(e) => (
-            event_types::SITE_DELETED,
-            v1::SiteDeleted::from(e).encode_to_vec(),
-        ),
+        SiteEvent::Registered(e) => (event_types::SITE_REGISTERED, v1::SiteRegistered::from(e).encode_to_vec()),
+        SiteEvent::Updated(e) => (event_types::SITE_UPDATED, v1::SiteUpdated::from(e).encode_to_vec()),
+        SiteEvent::Deleted(e) => (event_types::SITE_DELETED, v1::SiteDeleted::from(e).encode_to_vec()),
     }
 }
 
@@ -105,9 +92,7 @@ impl TryFrom<v1::SiteDeleted> for SiteDeleted {
     type Error = DecodeError;
 
     fn try_from(p: v1::SiteDeleted) -> Result<Self, DecodeError> {
-        Ok(Self {
-            site_id: parse_id("site_id", &p.site_id)?,
-        })
+        Ok(Self { site_id: parse_id("site_id", &p.site_id)? })
     }
 }
 
@@ -121,26 +106,16 @@ impl TryFrom<v1::SiteDeleted> for SiteDeleted {
 /// [`DecodeError::UnsupportedSchemaVersion`] for a schema version other than
 /// [`super::SCHEMA_VERSION`], [`DecodeError::Malformed`] when `payload` is not
 /// valid protobuf and [`DecodeError::Invalid`] when a value fails validation.
-pub fn decode_site_event(
-    event_type: &str,
-    schema_version: u32,
-    payload: &[u8],
-) -> Result<SiteEvent, DecodeError> {
-    let known = matches!(
-        event_type,
-        event_types::SITE_REGISTERED | event_types::SITE_UPDATED | event_types::SITE_DELETED
-    );
+pub fn decode_site_event(event_type: &str, schema_version: u32, payload: &[u8]) -> Result<SiteEvent, DecodeError> {
+    let known =
+        matches!(event_type, event_types::SITE_REGISTERED | event_types::SITE_UPDATED | event_types::SITE_DELETED);
     if !known {
         return Err(DecodeError::UnknownType(event_type.to_owned()));
     }
     check_schema_version(event_type, schema_version)?;
     Ok(match event_type {
-        event_types::SITE_REGISTERED => {
-            SiteEvent::Registered(v1::SiteRegistered::decode(payload)?.try_into()?)
-        }
-        event_types::SITE_UPDATED => {
-            SiteEvent::Updated(v1::SiteUpdated::decode(payload)?.try_into()?)
-        }
+        event_types::SITE_REGISTERED => SiteEvent::Registered(v1::SiteRegistered::decode(payload)?.try_into()?),
+        event_types::SITE_UPDATED => SiteEvent::Updated(v1::SiteUpdated::decode(payload)?.try_into()?),
         _ => SiteEvent::Deleted(v1::SiteDeleted::decode(payload)?.try_into()?),
     })
 }
@@ -180,12 +155,7 @@ pub fn site_summary(data: &SiteData) -> v1::SiteSummary {
 /// fields (`id`, `version`, times) are dropped.
 impl From<v1::Site> for SiteInput {
     fn from(s: v1::Site) -> Self {
-        Self {
-            domain: s.domain,
-            time_zone: s.time_zone,
-            owner_profile_id: s.owner_profile_id,
-            name: s.name,
-        }
+        Self { domain: s.domain, time_zone: s.time_zone, owner_profile_id: s.owner_profile_id, name: s.name }
     }
 }
 

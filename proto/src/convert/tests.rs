@@ -6,9 +6,9 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use prost::{Message as _, Name};
 use prost_types::Timestamp;
 use tally_domain::{
-    Attributes, Bio, DisplayName, Email, Handle, HttpUrl, ProfileCreated, ProfileData,
-    ProfileDeleted, ProfileEvent, ProfileId, ProfileInput, ProfileUpdated, SiteData, SiteDeleted,
-    SiteDomain, SiteEvent, SiteId, SiteInput, SiteName, SiteRegistered, SiteUpdated, TimeZone,
+    Attributes, Bio, DisplayName, Email, Handle, HttpUrl, ProfileCreated, ProfileData, ProfileDeleted, ProfileEvent,
+    ProfileId, ProfileInput, ProfileUpdated, SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteId, SiteInput, SiteName,
+    SiteRegistered, SiteUpdated, TimeZone,
 };
 
 use super::*;
@@ -23,10 +23,7 @@ fn site_id() -> SiteId {
 }
 
 fn attributes(entries: &[(&str, &str)]) -> Attributes {
-    let raw: BTreeMap<String, String> = entries
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let raw: BTreeMap<String, String> = entries.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     Attributes::parse(raw).unwrap()
 }
 
@@ -99,9 +96,7 @@ fn profile_updated_round_trips_every_field_shape() {
         display_name: Some(DisplayName::parse("Augusta Ada King").unwrap()),
         email: Some(Email::parse("ada@lovelace.org").unwrap()),
         bio: Some(Bio::parse("New bio").unwrap()),
-        avatar_url: Some(Some(
-            HttpUrl::parse("https://cdn.example.com/a.webp").unwrap(),
-        )),
+        avatar_url: Some(Some(HttpUrl::parse("https://cdn.example.com/a.webp").unwrap())),
         attributes: Some(attributes(&[("k", "v")])),
         ..empty_update()
     }));
@@ -118,11 +113,7 @@ fn profile_updated_round_trips_every_field_shape() {
 
 #[test]
 fn profile_updated_keeps_presence_on_the_wire() {
-    let cleared = ProfileUpdated {
-        avatar_url: Some(None),
-        attributes: Some(Attributes::default()),
-        ..empty_update()
-    };
+    let cleared = ProfileUpdated { avatar_url: Some(None), attributes: Some(Attributes::default()), ..empty_update() };
     let wire = v1::ProfileUpdated::from(&cleared);
     assert_eq!(wire.avatar_url.as_deref(), Some(""));
     assert_eq!(wire.attributes, Some(v1::AttributesValue::default()));
@@ -132,9 +123,7 @@ fn profile_updated_keeps_presence_on_the_wire() {
 
 #[test]
 fn profile_deleted_round_trips() {
-    profile_round_trip(ProfileEvent::Deleted(ProfileDeleted {
-        profile_id: profile_id(),
-    }));
+    profile_round_trip(ProfileEvent::Deleted(ProfileDeleted { profile_id: profile_id() }));
 }
 
 #[test]
@@ -146,48 +135,22 @@ fn site_events_round_trip() {
         time_zone: Some(TimeZone::parse("America/New_York").unwrap()),
         name: Some(SiteName::parse("Renamed").unwrap()),
     }));
-    site_round_trip(SiteEvent::Updated(SiteUpdated {
-        site_id: site_id(),
-        domain: None,
-        time_zone: None,
-        name: None,
-    }));
+    site_round_trip(SiteEvent::Updated(SiteUpdated { site_id: site_id(), domain: None, time_zone: None, name: None }));
     site_round_trip(SiteEvent::Deleted(SiteDeleted { site_id: site_id() }));
 }
 
 #[test]
 fn event_types_are_the_full_message_names() {
     let cases = [
-        (
-            event_types::PROFILE_CREATED,
-            v1::ProfileCreated::full_name(),
-        ),
-        (
-            event_types::PROFILE_UPDATED,
-            v1::ProfileUpdated::full_name(),
-        ),
-        (
-            event_types::PROFILE_DELETED,
-            v1::ProfileDeleted::full_name(),
-        ),
-        (
-            event_types::SITE_REGISTERED,
-            v1::SiteRegistered::full_name(),
-        ),
+        (event_types::PROFILE_CREATED, v1::ProfileCreated::full_name()),
+        (event_types::PROFILE_UPDATED, v1::ProfileUpdated::full_name()),
+        (event_types::PROFILE_DELETED, v1::ProfileDeleted::full_name()),
+        (event_types::SITE_REGISTERED, v1::SiteRegistered::full_name()),
         (event_types::SITE_UPDATED, v1::SiteUpdated::full_name()),
         (event_types::SITE_DELETED, v1::SiteDeleted::full_name()),
-        (
-            event_types::SITE_READ_KEY_ISSUED,
-            v1::SiteReadKeyIssued::full_name(),
-        ),
-        (
-            event_types::SITE_READ_KEY_REVOKED,
-            v1::SiteReadKeyRevoked::full_name(),
-        ),
-        (
-            event_types::ANALYTICS_EVENT_RECORDED,
-            v1::AnalyticsEventRecorded::full_name(),
-        ),
+        (event_types::SITE_READ_KEY_ISSUED, v1::SiteReadKeyIssued::full_name()),
+        (event_types::SITE_READ_KEY_REVOKED, v1::SiteReadKeyRevoked::full_name()),
+        (event_types::ANALYTICS_EVENT_RECORDED, v1::AnalyticsEventRecorded::full_name()),
     ];
     for (constant, full_name) in cases {
         assert_eq!(constant, full_name);
@@ -205,24 +168,14 @@ fn event_types_are_the_full_message_names() {
 #[test]
 fn unknown_event_types_are_refused() {
     let (_, bytes) = encode_profile_event(&ProfileEvent::Created(created()));
-    for event_type in [
-        "tally.v1.ProfileRenamed",
-        "ProfileCreated",
-        "",
-        event_types::SITE_DELETED,
-    ] {
+    for event_type in ["tally.v1.ProfileRenamed", "ProfileCreated", "", event_types::SITE_DELETED] {
         let err = decode_profile_event(event_type, SCHEMA_VERSION, &bytes).unwrap_err();
-        assert!(
-            matches!(&err, DecodeError::UnknownType(t) if t == event_type),
-            "{err}"
-        );
+        assert!(matches!(&err, DecodeError::UnknownType(t) if t == event_type), "{err}");
     }
     let err = decode_site_event(event_types::PROFILE_CREATED, 1, &bytes).unwrap_err();
     assert!(matches!(err, DecodeError::UnknownType(_)), "{err}");
     assert_eq!(
-        decode_site_event("tally.v1.Nope", 1, &[])
-            .unwrap_err()
-            .to_string(),
+        decode_site_event("tally.v1.Nope", 1, &[]).unwrap_err().to_string(),
         "unknown event type \"tally.v1.Nope\""
     );
 }
@@ -238,10 +191,7 @@ fn other_schema_versions_are_refused() {
         );
     }
     let err = decode_site_event(event_types::SITE_DELETED, 7, &[]).unwrap_err();
-    assert!(
-        matches!(err, DecodeError::UnsupportedSchemaVersion(_, 7)),
-        "{err}"
-    );
+    assert!(matches!(err, DecodeError::UnsupportedSchemaVersion(_, 7)), "{err}");
 }
 
 #[test]
@@ -249,15 +199,9 @@ fn garbage_bytes_are_malformed() {
     // A truncated varint, and a field with an invalid wire type.
     for garbage in [&[0x08, 0xff][..], &[0x0f, 0x01], &[0x0a, 0x10, b'x']] {
         let err = decode_profile_event(event_types::PROFILE_CREATED, 1, garbage).unwrap_err();
-        assert!(
-            matches!(err, DecodeError::Malformed(_)),
-            "{garbage:?}: {err}"
-        );
+        assert!(matches!(err, DecodeError::Malformed(_)), "{garbage:?}: {err}");
         let err = decode_site_event(event_types::SITE_REGISTERED, 1, garbage).unwrap_err();
-        assert!(
-            matches!(err, DecodeError::Malformed(_)),
-            "{garbage:?}: {err}"
-        );
+        assert!(matches!(err, DecodeError::Malformed(_)), "{garbage:?}: {err}");
     }
 }
 
@@ -265,86 +209,40 @@ fn garbage_bytes_are_malformed() {
 fn stored_values_are_revalidated() {
     let mut bad_handle = v1::ProfileCreated::from(&created());
     bad_handle.handle = "a b".to_owned();
-    let err = decode_profile_event(event_types::PROFILE_CREATED, 1, &bad_handle.encode_to_vec())
-        .unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "handle"),
-        "{err}"
-    );
+    let err = decode_profile_event(event_types::PROFILE_CREATED, 1, &bad_handle.encode_to_vec()).unwrap_err();
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "handle"), "{err}");
 
-    let bad_id = v1::ProfileDeleted {
-        profile_id: "not-a-uuid".to_owned(),
-    };
-    let err =
-        decode_profile_event(event_types::PROFILE_DELETED, 1, &bad_id.encode_to_vec()).unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "profile_id"),
-        "{err}"
-    );
+    let bad_id = v1::ProfileDeleted { profile_id: "not-a-uuid".to_owned() };
+    let err = decode_profile_event(event_types::PROFILE_DELETED, 1, &bad_id.encode_to_vec()).unwrap_err();
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "profile_id"), "{err}");
     // An empty payload decodes to defaults, which are not a valid event.
     let err = decode_profile_event(event_types::PROFILE_DELETED, 1, &[]).unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "profile_id"),
-        "{err}"
-    );
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "profile_id"), "{err}");
 
     let mut bad_attributes = v1::ProfileCreated::from(&created());
-    bad_attributes
-        .attributes
-        .insert("Bad Key".to_owned(), "x".to_owned());
-    let err = decode_profile_event(
-        event_types::PROFILE_CREATED,
-        1,
-        &bad_attributes.encode_to_vec(),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "attributes[\"Bad Key\"]"),
-        "{err}"
-    );
+    bad_attributes.attributes.insert("Bad Key".to_owned(), "x".to_owned());
+    let err = decode_profile_event(event_types::PROFILE_CREATED, 1, &bad_attributes.encode_to_vec()).unwrap_err();
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "attributes[\"Bad Key\"]"), "{err}");
 
     // The email cannot be cleared, so a present empty one is invalid.
-    let cleared_email = v1::ProfileUpdated {
-        profile_id: profile_id().to_string(),
-        email: Some(String::new()),
-        ..Default::default()
-    };
-    let err = decode_profile_event(
-        event_types::PROFILE_UPDATED,
-        1,
-        &cleared_email.encode_to_vec(),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "email"),
-        "{err}"
-    );
+    let cleared_email =
+        v1::ProfileUpdated { profile_id: profile_id().to_string(), email: Some(String::new()), ..Default::default() };
+    let err = decode_profile_event(event_types::PROFILE_UPDATED, 1, &cleared_email.encode_to_vec()).unwrap_err();
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "email"), "{err}");
 
     let mut bad_zone = v1::SiteRegistered::from(&registered());
     bad_zone.time_zone = "Mars/Olympus".to_owned();
-    let err =
-        decode_site_event(event_types::SITE_REGISTERED, 1, &bad_zone.encode_to_vec()).unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "time_zone"),
-        "{err}"
-    );
-    assert!(
-        err.to_string()
-            .starts_with("invalid stored value in time_zone: "),
-        "{err}"
-    );
+    let err = decode_site_event(event_types::SITE_REGISTERED, 1, &bad_zone.encode_to_vec()).unwrap_err();
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "time_zone"), "{err}");
+    assert!(err.to_string().starts_with("invalid stored value in time_zone: "), "{err}");
 
     let bad_domain = v1::SiteUpdated {
         site_id: site_id().to_string(),
         domain: Some("https://example.com/".to_owned()),
         ..Default::default()
     };
-    let err =
-        decode_site_event(event_types::SITE_UPDATED, 1, &bad_domain.encode_to_vec()).unwrap_err();
-    assert!(
-        matches!(&err, DecodeError::Invalid(field, _) if field == "domain"),
-        "{err}"
-    );
+    let err = decode_site_event(event_types::SITE_UPDATED, 1, &bad_domain.encode_to_vec()).unwrap_err();
+    assert!(matches!(&err, DecodeError::Invalid(field, _) if field == "domain"), "{err}");
 }
 
 #[test]
@@ -352,8 +250,7 @@ fn decoding_normalises_through_the_value_types() {
     let mut wire = v1::ProfileCreated::from(&created());
     wire.handle = "  Ada_L ".to_owned();
     wire.email = "ada@EXAMPLE.com".to_owned();
-    let decoded =
-        decode_profile_event(event_types::PROFILE_CREATED, 1, &wire.encode_to_vec()).unwrap();
+    let decoded = decode_profile_event(event_types::PROFILE_CREATED, 1, &wire.encode_to_vec()).unwrap();
     assert_eq!(decoded, ProfileEvent::Created(created()));
 }
 
@@ -377,11 +274,8 @@ fn profile_data_becomes_the_resource() {
         avatar_url: c.avatar_url,
         attributes: c.attributes,
     };
-    let meta = ResourceMeta {
-        version: 3,
-        create_time: Some(at(1_700_000_000, 5)),
-        update_time: Some(at(1_700_000_100, 0)),
-    };
+    let meta =
+        ResourceMeta { version: 3, create_time: Some(at(1_700_000_000, 5)), update_time: Some(at(1_700_000_100, 0)) };
     let profile = profile_to_proto(&data, &meta);
     assert_eq!(profile.id, "0190f1d2-7a4b-7c3e-9d2a-1b2c3d4e5f60");
     assert_eq!(profile.handle, "ada_l");
@@ -392,26 +286,11 @@ fn profile_data_becomes_the_resource() {
     assert_eq!(profile.attributes.len(), 2);
     assert_eq!(profile.attributes["team"], "engines");
     assert_eq!(profile.version, 3);
-    assert_eq!(
-        profile.create_time,
-        Some(Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 5
-        })
-    );
-    assert_eq!(
-        profile.update_time,
-        Some(Timestamp {
-            seconds: 1_700_000_100,
-            nanos: 0
-        })
-    );
+    assert_eq!(profile.create_time, Some(Timestamp { seconds: 1_700_000_000, nanos: 5 }));
+    assert_eq!(profile.update_time, Some(Timestamp { seconds: 1_700_000_100, nanos: 0 }));
     assert!(profile.sites.is_empty());
 
-    let no_avatar = ProfileData {
-        avatar_url: None,
-        ..data
-    };
+    let no_avatar = ProfileData { avatar_url: None, ..data };
     let profile = profile_to_proto(&no_avatar, &ResourceMeta::default());
     assert_eq!(profile.avatar_url, "");
     assert_eq!(profile.create_time, None);
@@ -426,11 +305,7 @@ fn proto_profile_becomes_input() {
         email: "ada@example.com".to_owned(),
         bio: "hi".to_owned(),
         avatar_url: "https://x.example".to_owned(),
-        attributes: [
-            ("b".to_owned(), "2".to_owned()),
-            ("a".to_owned(), "1".to_owned()),
-        ]
-        .into(),
+        attributes: [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())].into(),
         version: 9,
         create_time: None,
         update_time: None,
@@ -442,11 +317,7 @@ fn proto_profile_becomes_input() {
         email: "ada@example.com".to_owned(),
         bio: "hi".to_owned(),
         avatar_url: "https://x.example".to_owned(),
-        attributes: [
-            ("a".to_owned(), "1".to_owned()),
-            ("b".to_owned(), "2".to_owned()),
-        ]
-        .into(),
+        attributes: [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())].into(),
     };
     assert_eq!(ProfileInput::from(&profile), expected);
     assert_eq!(ProfileInput::from(profile), expected);
@@ -462,11 +333,7 @@ fn site_data_becomes_the_resource_and_summary() {
         owner_profile_id: r.owner_profile_id,
         name: r.name,
     };
-    let meta = ResourceMeta {
-        version: 1,
-        create_time: Some(at(10, 0)),
-        update_time: Some(at(10, 0)),
-    };
+    let meta = ResourceMeta { version: 1, create_time: Some(at(10, 0)), update_time: Some(at(10, 0)) };
     let site = site_to_proto(&data, &meta);
     assert_eq!(
         site,
@@ -477,14 +344,8 @@ fn site_data_becomes_the_resource_and_summary() {
             owner_profile_id: "0190f1d2-7a4b-7c3e-9d2a-1b2c3d4e5f60".to_owned(),
             name: "Ada's blog".to_owned(),
             version: 1,
-            create_time: Some(Timestamp {
-                seconds: 10,
-                nanos: 0
-            }),
-            update_time: Some(Timestamp {
-                seconds: 10,
-                nanos: 0
-            }),
+            create_time: Some(Timestamp { seconds: 10, nanos: 0 }),
+            update_time: Some(Timestamp { seconds: 10, nanos: 0 }),
         }
     );
     assert_eq!(
@@ -524,60 +385,27 @@ fn timestamps_round_trip_to_the_nanosecond() {
     ] {
         assert_eq!(from_timestamp(&to_timestamp(time)).unwrap(), time);
     }
-    assert_eq!(
-        to_timestamp(at(1_700_000_000, 123_456_789)),
-        Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 123_456_789
-        }
-    );
+    assert_eq!(to_timestamp(at(1_700_000_000, 123_456_789)), Timestamp { seconds: 1_700_000_000, nanos: 123_456_789 });
 }
 
 #[test]
 fn denormalised_timestamps_are_normalised() {
-    let ts = Timestamp {
-        seconds: 10,
-        nanos: -1,
-    };
+    let ts = Timestamp { seconds: 10, nanos: -1 };
     assert_eq!(from_timestamp(&ts).unwrap(), at(9, 999_999_999));
-    let ts = Timestamp {
-        seconds: 10,
-        nanos: 1_500_000_000,
-    };
+    let ts = Timestamp { seconds: 10, nanos: 1_500_000_000 };
     assert_eq!(from_timestamp(&ts).unwrap(), at(11, 500_000_000));
 }
 
 #[test]
 fn out_of_range_timestamps_are_errors() {
-    for ts in [
-        Timestamp {
-            seconds: i64::MAX,
-            nanos: 0,
-        },
-        Timestamp {
-            seconds: i64::MIN,
-            nanos: -1,
-        },
-    ] {
+    for ts in [Timestamp { seconds: i64::MAX, nanos: 0 }, Timestamp { seconds: i64::MIN, nanos: -1 }] {
         let err = from_timestamp(&ts).unwrap_err();
-        assert_eq!(
-            err,
-            InvalidTimestamp {
-                seconds: ts.seconds,
-                nanos: ts.nanos
-            }
-        );
+        assert_eq!(err, InvalidTimestamp { seconds: ts.seconds, nanos: ts.nanos });
     }
 }
 
 #[test]
 fn leap_seconds_are_clamped() {
     let leap = at(1_483_228_799, 1_500_000_000);
-    assert_eq!(
-        to_timestamp(leap),
-        Timestamp {
-            seconds: 1_483_228_799,
-            nanos: 999_999_999
-        }
-    );
+    assert_eq!(to_timestamp(leap), Timestamp { seconds: 1_483_228_799, nanos: 999_999_999 });
 }

@@ -22,12 +22,8 @@ const MAX_NANOS: i32 = 999_999_999;
 /// protobuf equivalent and is clamped to the last nanosecond of the second.
 #[must_use]
 pub fn to_timestamp(time: DateTime<Utc>) -> Timestamp {
-    let nanos =
-        i32::try_from(time.timestamp_subsec_nanos()).map_or(MAX_NANOS, |n| n.min(MAX_NANOS));
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos,
-    }
+    let nanos = i32::try_from(time.timestamp_subsec_nanos()).map_or(MAX_NANOS, |n| n.min(MAX_NANOS));
+    Timestamp { seconds: time.timestamp(), nanos }
 }
 
 /// Converts a `google.protobuf.Timestamp` to an instant. A timestamp whose
@@ -38,10 +34,7 @@ pub fn to_timestamp(time: DateTime<Utc>) -> Timestamp {
 ///
 /// [`InvalidTimestamp`] when the timestamp is outside chrono's range.
 pub fn from_timestamp(timestamp: &Timestamp) -> Result<DateTime<Utc>, InvalidTimestamp> {
-    let invalid = || InvalidTimestamp {
-        seconds: timestamp.seconds,
-        nanos: timestamp.nanos,
-    };
+    let invalid = || InvalidTimestamp { seconds: timestamp.seconds, nanos: timestamp.nanos };
     let normalised = timestamp.normalized();
     let nanos = u32::try_from(normalised.nanos).map_err(|_| invalid())?;
     DateTime::from_timestamp(normalised.seconds, nanos).ok_or_else(invalid)
