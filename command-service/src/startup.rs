@@ -110,7 +110,8 @@ impl App {
         );
 
         let address = settings.server.address();
-        let listener = TcpListener::bind(&address).await.map_err(|source| StartupError::Bind { address, source })?;
+        let listener =
+            tally_platform::http::bind(&address).await.map_err(|source| StartupError::Bind { address, source })?;
         Ok(App {
             listener,
             router,

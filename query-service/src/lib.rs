@@ -1,8 +1,22 @@
-//! Tally's read side: serves profiles and analytics from the read DB (arrives with the read-side milestone).
+//! The query-service: Tally's stateless read side.
 //!
-//! This milestone ships the write side only; the crate exists so the
-//! workspace has its final shape and the binary's command line is settled.
+//! It serves profiles and sites (gRPC `tally.v1.QueryService` and the REST
+//! equivalents, on one port) from the read DB's views, which the projector
+//! keeps up to date. A request may carry `min_position` to read its own
+//! writes: the answer then waits, boundedly, for the projector to reach it.
+//! It never writes, and any number of pods can run against a read replica.
+//!
+//! Layers: [`grpc`] and [`rest`] validate and convert at the edge (with
+//! [`input`]); [`read`] runs the queries and the bounded wait; [`startup`]
+//! wires it together.
 #![forbid(unsafe_code)]
 
-/// What the binary says when asked to run before the read side exists.
-pub const NOT_YET: &str = "the read side is not part of this release yet; see the README's roadmap";
+pub mod grpc;
+pub mod input;
+pub mod read;
+pub mod rest;
+pub mod settings;
+pub mod startup;
+
+pub use settings::Settings;
+pub use startup::App;

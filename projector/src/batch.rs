@@ -1,0 +1,247 @@
+//! One micro-batch of the live projector, in one read-DB transaction:
+//! projection rows, dead letters and offsets commit together, so a crash
+//! anywhere leaves either all of a batch's effects or none.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use deadpool_postgres::{Pool, Transaction};
+
+use crate::{
+    ProjectorError,
+    dead_letters::{self, NewDeadLetter},
+    decode::{self, Decoded, Event},
+    error::is_transient,
+    fold::Verdict,
+    message::{Body, Message},
+    offsets::{self, Partition, Progress},
+    project::{Sharing, project},
+    schema::PROFILES,
+    store::Statements,
+};
+
+/// Transient failures (deadlocks, a lost connection) are retried this often
+/// before the batch fails; the caller then retries later from its offsets.
+const ATTEMPTS: u32 = 5;
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub applied: usize,
+    /// Already in the read model (re-delivery, or before `applied_through`).
+    pub skipped: usize,
+    /// Not for this projection (watermarks, other categories).
+    pub ignored: usize,
+    pub dead_lettered: usize,
+    /// The active version the batch went to.
+    pub version: i32,
+}
+
+/// Applies micro-batches for one consumer.
+pub struct Applier {
+    pool: Pool,
+    consumer: String,
+    statements: Mutex<HashMap<i32, Statements>>,
+}
+
+/// The active version and what it already contains.
+#[derive(Debug, Clone, Copy)]
+pub struct Active {
+    pub version: i32,
+    pub applied_through: i64,
+}
+
+/// Reads the `projections` row `FOR SHARE`: a rebuild's switch (`FOR UPDATE`)
+/// waits for this batch, and the next batch waits for the switch.
+pub async fn active_for_share(tx: &Transaction<'_>) -> Result<Active, ProjectorError> {
+    let row = tx
+        .query_opt("SELECT active_version, applied_through FROM projections WHERE name = $1 FOR SHARE", &[&PROFILES])
+        .await?
+        .ok_or(ProjectorError::NoProjection(PROFILES))?;
+    Ok(Active { version: row.get(0), applied_through: row.get(1) })
+}
+
+impl Applier {
+    pub fn new(pool: Pool, consumer: impl Into<String>) -> Self {
+        Applier { pool, consumer: consumer.into(), statements: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub(crate) fn statements(&self, version: i32) -> Statements {
+        let mut cache = self.statements.lock().expect("statement cache lock poisoned");
+        cache.entry(version).or_insert_with(|| Statements::new(version)).clone()
+    }
+
+    /// Applies `messages` (in order), retrying transient failures.
+    #[tracing::instrument(skip_all, fields(consumer = %self.consumer, messages = messages.len()))]
+    pub async fn apply(&self, messages: &[Message]) -> Result<BatchReport, ProjectorError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.apply_once(messages).await {
+                Ok(report) => {
+                    record_metrics(&report, started.elapsed());
+                    return Ok(report);
+                }
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "batch failed transiently; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn apply_once(&self, messages: &[Message]) -> Result<BatchReport, ProjectorError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let active = active_for_share(&tx).await?;
+        let statements = self.statements(active.version);
+        let mut progress = offsets::load(&*tx, &self.consumer).await?;
+        let stored: HashMap<Partition, i64> = progress.iter().map(|(k, p)| (k.clone(), p.position)).collect();
+
+        let mut report = BatchReport { version: active.version, ..BatchReport::default() };
+        let mut letters = Vec::new();
+        let mut to_project: Vec<(usize, Event)> = Vec::new();
+        for (i, message) in messages.iter().enumerate() {
+            let partition = (message.source.topic.clone(), message.source.partition);
+            let position = message.position().and_then(|p| i64::try_from(p).ok());
+            let span = event_span(message);
+            let _entered = span.enter();
+            match triage(message, active.applied_through, stored.get(&partition).copied().unwrap_or(0)) {
+                Triage::Project(event) => to_project.push((i, event)),
+                Triage::Skip => report.skipped += 1,
+                Triage::Ignore => report.ignored += 1,
+                Triage::DeadLetter(reason) => {
+                    tracing::warn!(reason = %reason, "dead-lettering an undecodable message");
+                    letters.push(NewDeadLetter::from_message(message, reason));
+                }
+            }
+            progress.entry(partition).or_insert_with(Progress::default).advance(&message.source, position);
+        }
+
+        let verdicts = project_with_fallback(&tx, &statements, &to_project, Sharing::Shared).await?;
+        for ((i, _), verdict) in to_project.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Applied => report.applied += 1,
+                Verdict::Duplicate => report.skipped += 1,
+                Verdict::Rejected(reason) => {
+                    tracing::warn!(reason = %reason, position = ?messages[*i].position(), "dead-lettering an event");
+                    letters.push(NewDeadLetter::from_message(&messages[*i], reason));
+                }
+            }
+        }
+        report.dead_lettered = letters.len();
+        dead_letters::insert(&*tx, &self.consumer, &letters, false).await?;
+        offsets::save(&*tx, &self.consumer, &progress).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// What to do with one message.
+pub(crate) enum Triage {
+    Project(Event),
+    Skip,
+    Ignore,
+    DeadLetter(String),
+}
+
+/// Decides a message's fate before any database work. `partition_position`
+/// is the highest position already applied from the message's partition:
+/// within a partition events arrive in global order, so anything at or below
+/// it is a re-published duplicate.
+pub(crate) fn triage(message: &Message, applied_through: i64, partition_position: i64) -> Triage {
+    let envelope = match &message.body {
+        Body::Envelope(e) => e,
+        Body::Undecodable { reason, .. } => return Triage::DeadLetter(reason.clone()),
+    };
+    match decode::decode(envelope) {
+        Err(e) => Triage::DeadLetter(e.to_string()),
+        Ok(Decoded::Ignored) => Triage::Ignore,
+        Ok(Decoded::Event(event)) if event.position <= applied_through.max(partition_position) => Triage::Skip,
+        Ok(Decoded::Event(event)) => Triage::Project(event),
+    }
+}
+
+/// A span per event, a child of the trace that wrote it, so one trace runs
+/// from the request through the relay into the projection.
+fn event_span(message: &Message) -> tracing::Span {
+    let span = tracing::info_span!(
+        "project_event",
+        otel.kind = "consumer",
+        event_type = message.event_type().unwrap_or(""),
+        position = message.position().unwrap_or(0),
+        topic = %message.source.topic,
+        partition = message.source.partition,
+        offset = message.source.offset,
+    );
+    tally_platform::propagation::set_parent(&span, &message.trace_context());
+    span
+}
+
+/// Projects all events in one go inside a savepoint. If that fails for a
+/// reason that is not transient (bad data the database refuses), the
+/// savepoint is rolled back and each event is projected in a savepoint of its
+/// own, so only the culprits become dead letters and the batch goes on.
+pub(crate) async fn project_with_fallback(
+    tx: &Transaction<'_>,
+    statements: &Statements,
+    events: &[(usize, Event)],
+    sharing: Sharing,
+) -> Result<Vec<Verdict>, ProjectorError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all: Vec<&Event> = events.iter().map(|(_, e)| e).collect();
+    match in_savepoint(tx, statements, &all, sharing).await {
+        Ok(verdicts) => return Ok(verdicts),
+        Err(e) if is_transient(&e) => return Err(e.into()),
+        Err(e) => tracing::warn!(error = %e, "batch refused by the database; projecting its events one by one"),
+    }
+    let mut verdicts = Vec::with_capacity(all.len());
+    for event in all {
+        match in_savepoint(tx, statements, &[event], sharing).await {
+            Ok(mut v) => verdicts.push(v.pop().unwrap_or(Verdict::Duplicate)),
+            Err(e) if is_transient(&e) => return Err(e.into()),
+            Err(e) => verdicts.push(Verdict::Rejected(format!("the read database refused the projection: {e}"))),
+        }
+    }
+    Ok(verdicts)
+}
+
+async fn in_savepoint(
+    tx: &Transaction<'_>,
+    statements: &Statements,
+    events: &[&Event],
+    sharing: Sharing,
+) -> Result<Vec<Verdict>, tokio_postgres::Error> {
+    tx.batch_execute("SAVEPOINT project").await?;
+    match project(tx, statements, events, sharing).await {
+        Ok(verdicts) => {
+            tx.batch_execute("RELEASE SAVEPOINT project").await?;
+            Ok(verdicts)
+        }
+        Err(e) => {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT project").await?;
+            Err(e)
+        }
+    }
+}
+
+fn record_metrics(report: &BatchReport, elapsed: Duration) {
+    metrics::counter!("projector_events_applied_total").increment(report.applied as u64);
+    metrics::counter!("projector_events_skipped_total").increment((report.skipped + report.ignored) as u64);
+    metrics::histogram!("projector_batch_duration_seconds").record(elapsed.as_secs_f64());
+}

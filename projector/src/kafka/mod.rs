@@ -1,0 +1,187 @@
+//! Kafka mode: consume the event topics in micro-batches.
+//!
+//! Each batch (up to `batch.max_events` records, or `batch.max_wait_ms` after
+//! its first) is applied in one read-DB transaction together with the
+//! offsets it consumed; nothing is committed to Kafka. Watermark records
+//! only move a partition's `position`.
+//!
+//! Assignment: `manual` takes every partition of the configured topics at
+//! the stored offsets; `group` subscribes and lets the consumer group spread
+//! partitions over pods, positioning each newly assigned partition at its
+//! stored offset in the rebalance callback ([`context`]).
+
+pub mod context;
+mod record;
+
+use std::{sync::Arc, time::Duration};
+
+use tally_streaming::{
+    admin::partition_count,
+    config::{ConsumerOptions, consumer_config},
+    rdkafka::{
+        TopicPartitionList,
+        consumer::{Consumer, StreamConsumer},
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    ProjectorError,
+    batch::Applier,
+    message::Message,
+    offsets::{self, Progress},
+    settings::{Assignment, Settings},
+};
+use context::{ProjectorContext, position_at_stored_offsets};
+
+type Projector = StreamConsumer<ProjectorContext>;
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Consumes until `shutdown`, finishing the batch in flight.
+#[tracing::instrument(skip_all, fields(consumer = %applier.consumer(), assignment = ?settings.kafka.assignment))]
+pub async fn run(
+    applier: Arc<Applier>,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> Result<(), ProjectorError> {
+    let kafka = &settings.kafka;
+    let options = ConsumerOptions {
+        session_timeout: Duration::from_millis(u64::from(kafka.session_timeout_ms)),
+        client_id: "tally-projector".to_owned(),
+        ..ConsumerOptions::new(kafka.group_id.clone())
+    };
+    let context = ProjectorContext {
+        pool: applier.pool().clone(),
+        consumer: applier.consumer().to_owned(),
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let consumer: Arc<Projector> = Arc::new(
+        consumer_config(&kafka.brokers, &options)
+            .create_with_context(context)
+            .map_err(|e| ProjectorError::Kafka(format!("cannot create the consumer: {e}")))?,
+    );
+
+    // The relay creates missing topics; until it has, wait rather than fail.
+    let partitions = loop {
+        match partitions(&consumer, &kafka.topics).await {
+            Ok(found) => break found,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the topics' partitions yet; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(RETRY_DELAY) => {}
+                }
+            }
+        }
+    };
+    register_partitions(&applier, &partitions).await?;
+    match kafka.assignment {
+        Assignment::Manual => {
+            let stored = {
+                let client = applier.pool().get().await?;
+                offsets::load(&**client, applier.consumer()).await?
+            };
+            let mut tpl = TopicPartitionList::new();
+            for (topic, partition) in &partitions {
+                tpl.add_partition(topic, *partition);
+            }
+            position_at_stored_offsets(&mut tpl, &stored);
+            consumer.assign(&tpl).map_err(|e| ProjectorError::Kafka(format!("cannot assign partitions: {e}")))?;
+            tracing::info!(partitions = partitions.len(), "assigned every partition at its stored offset");
+        }
+        Assignment::Group => {
+            let topics: Vec<&str> = kafka.topics.iter().map(String::as_str).collect();
+            consumer.subscribe(&topics).map_err(|e| ProjectorError::Kafka(format!("cannot subscribe: {e}")))?;
+            tracing::info!(topics = ?topics, "joined the consumer group");
+        }
+    }
+
+    let max_events = settings.batch.max_events.max(1);
+    let max_wait = settings.batch.max_wait();
+    loop {
+        let Some(batch) = next_batch(&consumer, max_events, max_wait, &shutdown).await else { break };
+        loop {
+            match applier.apply(&batch).await {
+                Ok(report) => {
+                    tracing::debug!(?report, "batch applied");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "applying a batch failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(RETRY_DELAY) => {}
+                    }
+                }
+            }
+        }
+    }
+    if kafka.assignment == Assignment::Group {
+        consumer.unsubscribe();
+    }
+    tracing::info!("kafka consumer stopped");
+    Ok(())
+}
+
+/// Collects up to `max` records: waits for the first, then at most `wait`
+/// for the rest. `None` once `shutdown` fires.
+async fn next_batch(
+    consumer: &Projector,
+    max: usize,
+    wait: Duration,
+    shutdown: &CancellationToken,
+) -> Option<Vec<Message>> {
+    let mut batch = Vec::with_capacity(max);
+    while batch.is_empty() {
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            got = consumer.recv() => match got {
+                Ok(m) => batch.push(record::to_message(&m)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "kafka consumer error");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    while batch.len() < max {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            got = consumer.recv() => match got {
+                Ok(m) => batch.push(record::to_message(&m)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "kafka consumer error");
+                    break;
+                }
+            },
+        }
+    }
+    Some(batch)
+}
+
+/// Every partition of `topics`, from the broker's metadata.
+async fn partitions(consumer: &Arc<Projector>, topics: &[String]) -> Result<Vec<(String, i32)>, ProjectorError> {
+    let mut all = Vec::new();
+    for topic in topics {
+        let (c, t) = (consumer.clone(), topic.clone());
+        let count = tokio::task::spawn_blocking(move || partition_count(c.client(), &t, METADATA_TIMEOUT))
+            .await
+            .map_err(|e| ProjectorError::Kafka(format!("metadata task failed: {e}")))?
+            .map_err(|e| ProjectorError::Kafka(format!("topic {topic}: {e}")))?;
+        all.extend((0..count).map(|p| (topic.clone(), p)));
+    }
+    Ok(all)
+}
+
+/// Makes sure every partition has an offsets row (at 0 until it is
+/// consumed), so `min(position)` cannot claim progress a silent partition
+/// has not made.
+async fn register_partitions(applier: &Applier, partitions: &[(String, i32)]) -> Result<(), ProjectorError> {
+    let client = applier.pool().get().await?;
+    let progress = partitions.iter().map(|p| (p.clone(), Progress::default())).collect();
+    offsets::save(&**client, applier.consumer(), &progress).await?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! The rows of one projection version, as the projector holds them in memory
+//! while applying a batch.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A `profile_view_vN` row, without `sites` (derived from `site_view_vN` in
+/// SQL, so it cannot disagree with the site rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileRow {
+    pub id: Uuid,
+    pub handle: String,
+    pub display_name: String,
+    pub email: String,
+    pub bio: String,
+    pub avatar_url: String,
+    pub attributes: BTreeMap<String, String>,
+    pub version: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    pub last_position: i64,
+}
+
+/// A `site_view_vN` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteRow {
+    pub id: Uuid,
+    pub domain: String,
+    pub name: String,
+    pub time_zone: String,
+    pub owner_profile_id: Uuid,
+    pub version: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    pub last_position: i64,
+}
+
+/// What the read model knows about an id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot<R> {
+    Live(R),
+    /// Deleted by the event at this position (a tombstone row).
+    Gone(i64),
+}

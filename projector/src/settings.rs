@@ -1,0 +1,165 @@
+//! The projector's settings: `[read_database]`, `[event_store]` (the write DB,
+//! tailed in single-node mode and replayed by rebuilds), `[kafka]`, `[batch]`,
+//! `[server]` (health and metrics) and `[telemetry]`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use tally_platform::settings::{DatabaseSettings, ServerSettings, SettingsError, TelemetrySettings};
+
+/// Defaults suitable for a laptop; production overrides with `TALLY_*`.
+pub const DEFAULTS: &str = r#"
+migrate_on_start = true
+
+[server]
+host = "127.0.0.1"
+port = 8082
+max_body_bytes = 65536
+drain = 0
+request_timeout = 10
+
+[read_database]
+url = "postgres://tally@127.0.0.1:5432/tally_read"
+pool_size = 8
+connect_timeout = 5
+statement_timeout = 60
+
+[event_store]
+url = "postgres://tally@127.0.0.1:5432/tally_write"
+pool_size = 4
+connect_timeout = 5
+statement_timeout = 60
+
+[kafka]
+brokers = ""
+group_id = "tally-projector"
+topics = "tally.profile.v1"
+assignment = "group"
+session_timeout_ms = 10000
+
+[batch]
+max_events = 500
+max_wait_ms = 20
+
+[telemetry]
+log_format = "json"
+log_level = "info,tally=info"
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub read_database: DatabaseSettings,
+    pub event_store: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub batch: BatchSettings,
+    pub telemetry: TelemetrySettings,
+    /// Apply read-DB migrations at startup (a Kubernetes Job can do it instead).
+    pub migrate_on_start: bool,
+}
+
+impl Settings {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, SettingsError> {
+        tally_platform::settings::load(DEFAULTS, file)
+    }
+
+    /// The name under which offsets and dead letters are recorded.
+    pub fn consumer(&self) -> &str {
+        &self.kafka.group_id
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaSettings {
+    /// Comma-separated `host:port` list; empty means single-node mode (tail
+    /// the event store instead of consuming Kafka).
+    pub brokers: String,
+    /// The consumer group, and the consumer name in `projector_offsets`.
+    pub group_id: String,
+    /// Topics to consume: a list, or one comma-separated string (env vars).
+    #[serde(deserialize_with = "string_or_list")]
+    pub topics: Vec<String>,
+    pub assignment: Assignment,
+    pub session_timeout_ms: u32,
+}
+
+impl KafkaSettings {
+    pub fn enabled(&self) -> bool {
+        !self.brokers.trim().is_empty()
+    }
+}
+
+/// How partitions reach this projector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assignment {
+    /// The consumer group spreads partitions over projector pods.
+    Group,
+    /// This projector takes every partition of its topics (one pod, tests).
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct BatchSettings {
+    /// A micro-batch closes at this many messages…
+    pub max_events: usize,
+    /// …or this long after its first message arrived.
+    pub max_wait_ms: u64,
+}
+
+impl BatchSettings {
+    pub fn max_wait(&self) -> Duration {
+        Duration::from_millis(self.max_wait_ms)
+    }
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let list = match Raw::deserialize(d)? {
+        Raw::One(s) => s.split(',').map(str::to_owned).collect(),
+        Raw::Many(v) => v,
+    };
+    let list: Vec<String> = list.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    if list.is_empty() {
+        return Err(serde::de::Error::custom("kafka.topics must name at least one topic"));
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_mean_single_node_mode_with_the_profile_topic() {
+        let s = Settings::load(None).unwrap();
+        assert!(!s.kafka.enabled());
+        assert_eq!(s.kafka.topics, ["tally.profile.v1"]);
+        assert_eq!(s.kafka.assignment, Assignment::Group);
+        assert_eq!(s.batch.max_events, 500);
+    }
+
+    #[test]
+    fn topics_accept_a_list_or_a_comma_separated_string_and_bad_values_name_the_key() {
+        let dir = std::env::temp_dir().join(format!("tally-projector-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.toml");
+        std::fs::write(&file, "[kafka]\ntopics = [\"a\", \"b\"]\nassignment = \"manual\"\n").unwrap();
+        let s = Settings::load(Some(&file)).unwrap();
+        assert_eq!(s.kafka.topics, ["a", "b"]);
+        assert_eq!(s.kafka.assignment, Assignment::Manual);
+
+        std::fs::write(&file, "[kafka]\ntopics = \"a, b ,\"\n").unwrap();
+        assert_eq!(Settings::load(Some(&file)).unwrap().kafka.topics, ["a", "b"]);
+
+        std::fs::write(&file, "[kafka]\nassignment = \"random\"\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("assignment"), "error does not name the key: {err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

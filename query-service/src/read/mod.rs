@@ -1,0 +1,152 @@
+//! The read layer: profiles and sites from the read DB's views, with the
+//! bounded wait for `min_position`.
+//!
+//! Transports (gRPC, REST) validate and convert their requests, then call
+//! [`Reads`]; nothing here knows about HTTP or protobuf.
+
+mod cursor;
+mod error;
+mod freshness;
+mod model;
+mod page;
+mod sql;
+
+use std::{sync::Arc, time::Duration};
+
+use deadpool_postgres::Pool;
+use tokio::time::Instant;
+use tokio_postgres::{Row, types::ToSql};
+use uuid::Uuid;
+
+pub use cursor::Cursor;
+pub use error::ReadError;
+pub use freshness::Freshness;
+pub use model::{ProfileRecord, SiteRecord, SiteSummary};
+pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, ProfilePage};
+use sql::{Queries, Read};
+
+/// Every read the service offers; cheap to clone.
+#[derive(Clone)]
+pub struct Reads {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    queries: Queries,
+    freshness: Freshness,
+    max_wait: Duration,
+}
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+impl Reads {
+    pub fn new(pool: Pool, freshness: Freshness, max_wait: Duration) -> Self {
+        Self { inner: Arc::new(Inner { pool, queries: Queries::new(), freshness, max_wait }) }
+    }
+
+    #[tracing::instrument(skip_all, fields(%id, min_position))]
+    pub async fn profile(&self, id: Uuid, min_position: Option<u64>) -> Result<ProfileRecord, ReadError> {
+        let rows = self.run(&self.inner.queries.profile_by_id, &[&id], min_position).await?;
+        let row = rows.first().ok_or_else(|| ReadError::NotFound { what: "profile", key: id.to_string() })?;
+        ProfileRecord::from_row(row)
+    }
+
+    /// `handle` must already be normalised (lowercase).
+    #[tracing::instrument(skip_all, fields(handle, min_position))]
+    pub async fn profile_by_handle(&self, handle: &str, min_position: Option<u64>) -> Result<ProfileRecord, ReadError> {
+        let rows = self.run(&self.inner.queries.profile_by_handle, &[&handle], min_position).await?;
+        let row =
+            rows.first().ok_or_else(|| ReadError::NotFound { what: "profile with handle", key: handle.into() })?;
+        ProfileRecord::from_row(row)
+    }
+
+    #[tracing::instrument(skip_all, fields(size = page.size(), min_position))]
+    pub async fn profiles(&self, page: PageRequest, min_position: Option<u64>) -> Result<ProfilePage, ReadError> {
+        // One extra row says whether another page follows.
+        let limit = i64::try_from(page.size() + 1).unwrap_or(i64::MAX);
+        let q = &self.inner.queries;
+        let rows = match page.after {
+            None => self.run(&q.profiles_first, &[&limit], min_position).await?,
+            Some(Cursor(after)) => self.run(&q.profiles_after, &[&after, &limit], min_position).await?,
+        };
+        let mut profiles = rows.iter().map(ProfileRecord::from_row).collect::<Result<Vec<_>, _>>()?;
+        let next = if profiles.len() > page.size() {
+            profiles.truncate(page.size());
+            profiles.last().map(|p| Cursor(p.id))
+        } else {
+            None
+        };
+        Ok(ProfilePage { profiles, next })
+    }
+
+    #[tracing::instrument(skip_all, fields(%id, min_position))]
+    pub async fn site(&self, id: Uuid, min_position: Option<u64>) -> Result<SiteRecord, ReadError> {
+        let rows = self.run(&self.inner.queries.site_by_id, &[&id], min_position).await?;
+        let row = rows.first().ok_or_else(|| ReadError::NotFound { what: "site", key: id.to_string() })?;
+        SiteRecord::from_row(row)
+    }
+
+    /// Runs `read`; with a `min_position`, only answers from a read model
+    /// that has reached it, waiting up to `max_wait`.
+    async fn run(&self, read: &Read, params: &Params<'_>, min_position: Option<u64>) -> Result<Vec<Row>, ReadError> {
+        // Position 0 precedes every event: any read model satisfies it.
+        let Some(min) = min_position.filter(|&m| m > 0) else {
+            let client = self.inner.pool.get().await?;
+            let stmt = client.prepare_cached(&read.plain).await?;
+            return Ok(client.query(&stmt, params).await?);
+        };
+        tracing::Span::current().record("min_position", min);
+        // Positions are bigint in Postgres; a larger one is never reached.
+        let min_i64 = i64::try_from(min).unwrap_or(i64::MAX);
+        let consumer = self.inner.freshness.consumer();
+        let mut fresh_params: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+        fresh_params.push(&consumer);
+        let started = Instant::now();
+        let deadline = started + self.inner.max_wait;
+        let mut waited = false;
+        loop {
+            let (projected, rows) = self.run_fresh(read, &fresh_params).await?;
+            if projected >= min_i64 {
+                record_wait(if waited { "waited" } else { "fresh" }, started);
+                return Ok(rows);
+            }
+            // Once the poll sees the position, the loop re-runs the fresh
+            // read instead of trusting the poll: with several replicas
+            // behind one address, the next connection may reach one that
+            // is still behind.
+            if let Err(seen) = self.inner.freshness.wait(min_i64, deadline).await {
+                record_wait("behind", started);
+                let projected = seen.unwrap_or(projected).max(projected);
+                tracing::info!(projected, min, "read model behind min_position");
+                return Err(ReadError::Behind { projected: u64::try_from(projected).unwrap_or(0), min_position: min });
+            }
+            waited = true;
+        }
+    }
+
+    /// The `fresh` form: the projected position, and the rows (without the
+    /// all-NULL row the outer join yields when the read finds nothing).
+    async fn run_fresh(&self, read: &Read, params: &Params<'_>) -> Result<(i64, Vec<Row>), ReadError> {
+        let client = self.inner.pool.get().await?;
+        let stmt = client.prepare_cached(&read.fresh).await?;
+        let rows = client.query(&stmt, params).await?;
+        let first = rows.first().ok_or_else(|| ReadError::Decode("the fresh form returned no row".into()))?;
+        let projected: i64 = first.try_get("projected")?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.try_get::<_, Option<Uuid>>("id")?.is_some() {
+                found.push(row);
+            }
+        }
+        Ok((projected, found))
+    }
+}
+
+fn record_wait(outcome: &'static str, started: Instant) {
+    metrics::counter!("query_min_position_reads_total", "outcome" => outcome).increment(1);
+    if outcome != "fresh" {
+        metrics::histogram!("query_min_position_wait_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+    }
+}

@@ -1,0 +1,77 @@
+//! Request extraction with errors that name the field: the `X-Min-Position`
+//! header and the list query (`limit`, `after`).
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use tally_platform::error::ApiError;
+
+use crate::{input, read::PageRequest};
+
+pub const MIN_POSITION_HEADER: &str = "X-Min-Position";
+
+/// `X-Min-Position: <global position>`: answer no older than it.
+pub struct MinPosition(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(MIN_POSITION_HEADER) else { return Ok(MinPosition(None)) };
+        let raw = value.to_str().map_err(|_| ApiError::field(MIN_POSITION_HEADER, "must be visible ASCII"))?;
+        input::min_position(raw, MIN_POSITION_HEADER).map(|p| MinPosition(Some(p)))
+    }
+}
+
+/// `?limit=&after=` of a list. Parsed by hand rather than with `Query`, so
+/// an unknown or repeated parameter is reported by its own name.
+pub struct ListQuery(pub PageRequest);
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parse_list_query(parts.uri.query().unwrap_or("")).map(ListQuery)
+    }
+}
+
+fn parse_list_query(query: &str) -> Result<PageRequest, ApiError> {
+    let mut limit = None;
+    let mut after = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let slot = match key.as_ref() {
+            "limit" => &mut limit,
+            "after" => &mut after,
+            other => {
+                return Err(ApiError::field(other, "is not a parameter of this list; expected limit or after"));
+            }
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(ApiError::field(key, "must be given at most once"));
+        }
+    }
+    let size = input::limit(limit.as_deref())?;
+    let after = input::cursor(after.as_deref().unwrap_or(""), "after")?;
+    Ok(PageRequest::new(size, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::Cursor;
+
+    fn field(query: &str) -> String {
+        parse_list_query(query).unwrap_err().violations[0].field.clone()
+    }
+
+    #[test]
+    fn list_queries_parse_and_name_bad_parameters() {
+        let c = Cursor(uuid::Uuid::new_v4());
+        let page = parse_list_query(&format!("limit=5&after={}", c.encode())).unwrap();
+        assert_eq!((page.size(), page.after), (5, Some(c)));
+        assert_eq!(parse_list_query("").unwrap().size(), crate::read::DEFAULT_PAGE_SIZE);
+        assert_eq!(field("limt=5"), "limt");
+        assert_eq!(field("limit=1&limit=2"), "limit");
+        assert_eq!(field("limit=0"), "limit");
+        assert_eq!(field("after=%%%"), "after");
+        assert_eq!(field("after=abc"), "after");
+    }
+}

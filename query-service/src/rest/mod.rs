@@ -1,0 +1,33 @@
+//! The REST face of the query-service: the same reads as gRPC, in JSON.
+//! Every route is a GET, so HEAD works too.
+
+mod dto;
+mod extract;
+mod openapi;
+mod profiles;
+mod sites;
+
+use axum::{Router, routing::get};
+use tally_platform::error::ApiError;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::read::{ReadError, Reads};
+
+pub use openapi::ApiDoc;
+
+fn failed(e: ReadError) -> ApiError {
+    e.log_if_internal();
+    ApiError::from(e)
+}
+
+/// REST routes, each bounded by `request_timeout`.
+pub fn router(reads: Reads, request_timeout: std::time::Duration) -> Router {
+    Router::new()
+        .route("/v1/profiles", get(profiles::list))
+        .route("/v1/profiles/by-handle/{handle}", get(profiles::by_handle))
+        .route("/v1/profiles/{id}", get(profiles::get))
+        .route("/v1/sites/{id}", get(sites::get))
+        .route("/openapi.json", get(openapi::serve))
+        .layer(TimeoutLayer::with_status_code(http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
+        .with_state(reads)
+}
