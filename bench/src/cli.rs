@@ -1,0 +1,119 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "tally-bench", version, about = "Benchmarks Tally against a same-run pgbench baseline")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Single-event profile commands (UpdateProfile, ~10% CreateProfile) vs. pgbench one-row
+    /// INSERTs, on one durable throw-away Postgres, at each concurrency.
+    Commands(CommandsArgs),
+}
+
+/// How the load generator talks to the command-service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// gRPC over one HTTP/2 connection per simulated client.
+    Grpc,
+    /// REST/JSON over one keep-alive HTTP/1.1 connection per simulated client.
+    Rest,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommandsArgs {
+    /// Measured seconds per concurrency level and side (after the warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+
+    /// Concurrency levels (simulated clients / pgbench clients), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub concurrency: Vec<u32>,
+
+    /// Also write the full results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Quick self-check for `make test`: 1-second runs at concurrency 1 and 4; exits non-zero
+    /// on any error or zero throughput. Overrides duration, concurrency and warm-up.
+    #[arg(long)]
+    pub smoke: bool,
+
+    #[arg(long, value_enum, default_value_t = Transport::Grpc)]
+    pub transport: Transport,
+
+    /// Unmeasured run-in before each measurement (connections, caches, JIT-free steady state).
+    #[arg(long, default_value_t = 1000)]
+    pub warmup_ms: u64,
+
+    /// Cargo profile whose `command-service` is benchmarked. Release is what production runs;
+    /// `debug` exists for the smoke test, whose numbers mean nothing.
+    #[arg(long, env = "TALLY_BENCH_PROFILE", default_value = "release")]
+    pub profile: String,
+
+    /// Explicit path of the `command-service` binary (overrides `--profile`).
+    #[arg(long, env = "TALLY_BENCH_COMMAND_SERVICE")]
+    pub command_service: Option<PathBuf>,
+
+    /// The pgbench program.
+    #[arg(long, env = "TALLY_BENCH_PGBENCH", default_value = "/usr/lib/postgresql/15/bin/pgbench")]
+    pub pgbench: PathBuf,
+
+    /// Profiles each simulated client owns and updates in turn; each client has its own, so
+    /// concurrency never manufactures version conflicts.
+    #[arg(long, default_value_t = 2)]
+    pub profiles_per_client: u32,
+
+    /// Every Nth command of a client is a CreateProfile (10 = ~10% creates); 0 = updates only.
+    #[arg(long, default_value_t = 10)]
+    pub create_every: u64,
+
+    /// Hard cap on commands per client per run, so a loop is bounded even if time is not.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub max_ops_per_client: u64,
+
+    /// A command slower than this counts as an error (and the loop moves on).
+    #[arg(long, default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+
+    /// `TALLY_DATABASE__POOL_SIZE` for the service (its default when absent).
+    #[arg(long)]
+    pub service_pool_size: Option<u32>,
+}
+
+/// The effective plan after `--smoke` overrides.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub args: CommandsArgs,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub concurrency: Vec<u32>,
+}
+
+impl CommandsArgs {
+    pub fn plan(&self) -> anyhow::Result<Plan> {
+        let (duration, warmup, concurrency) = if self.smoke {
+            // Short enough for every `make test`, long enough to cross several group commits.
+            (Duration::from_secs(1), Duration::from_millis(300), vec![1, 4])
+        } else {
+            (Duration::from_secs(self.duration_secs), Duration::from_millis(self.warmup_ms), self.concurrency.clone())
+        };
+        anyhow::ensure!(!duration.is_zero(), "--duration-secs must be at least 1");
+        anyhow::ensure!(
+            !concurrency.is_empty() && concurrency.iter().all(|&c| (1..=1000).contains(&c)),
+            "--concurrency must list levels between 1 and 1000"
+        );
+        anyhow::ensure!(self.profiles_per_client >= 1, "--profiles-per-client must be at least 1");
+        anyhow::ensure!(self.max_ops_per_client >= 1, "--max-ops-per-client must be at least 1");
+        Ok(Plan { args: self.clone(), duration, warmup, concurrency })
+    }
+}
