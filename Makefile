@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Under CI (CI=true) nextest uses the `ci` profile from .config/nextest.toml.
 NEXTEST_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: bootstrap up down reset status test lint fmt build build-release
+.PHONY: bootstrap up down reset status test lint fmt build build-release bench
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -28,6 +28,11 @@ test: lint
 	$(CARGO) build --workspace --bins
 	target/debug/tally reap-stale
 	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
+
+## Benchmarks (never part of `make test`, which only runs their smoke check): release
+## builds, a durable throw-away Postgres, figures next to a same-run pgbench baseline.
+bench: build-release
+	target/release/tally-bench commands --json target/bench-commands.json
 
 lint: bootstrap
 	$(CARGO) fmt --all --check
