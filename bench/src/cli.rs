@@ -44,7 +44,7 @@ pub struct CommandsArgs {
     pub json: Option<PathBuf>,
 
     /// Quick self-check for `make test`: 1-second runs at concurrency 1 and 4; exits non-zero
-    /// on any error or zero throughput. Overrides duration, concurrency and warm-up.
+    /// on any error or zero throughput. Overrides duration, concurrency, warm-up and seeding.
     #[arg(long)]
     pub smoke: bool,
 
@@ -73,6 +73,11 @@ pub struct CommandsArgs {
     #[arg(long, default_value_t = 2)]
     pub profiles_per_client: u32,
 
+    /// Profiles created before the first measurement and never touched again, so the event
+    /// store is not nearly empty while measured.
+    #[arg(long, default_value_t = 5000)]
+    pub seed_profiles: u32,
+
     /// Every Nth command of a client is a CreateProfile (10 = ~10% creates); 0 = updates only.
     #[arg(long, default_value_t = 10)]
     pub create_every: u64,
@@ -97,15 +102,21 @@ pub struct Plan {
     pub duration: Duration,
     pub warmup: Duration,
     pub concurrency: Vec<u32>,
+    pub seed_profiles: u32,
 }
 
 impl CommandsArgs {
     pub fn plan(&self) -> anyhow::Result<Plan> {
-        let (duration, warmup, concurrency) = if self.smoke {
+        let (duration, warmup, concurrency, seed_profiles) = if self.smoke {
             // Short enough for every `make test`, long enough to cross several group commits.
-            (Duration::from_secs(1), Duration::from_millis(300), vec![1, 4])
+            (Duration::from_secs(1), Duration::from_millis(300), vec![1, 4], 50)
         } else {
-            (Duration::from_secs(self.duration_secs), Duration::from_millis(self.warmup_ms), self.concurrency.clone())
+            (
+                Duration::from_secs(self.duration_secs),
+                Duration::from_millis(self.warmup_ms),
+                self.concurrency.clone(),
+                self.seed_profiles,
+            )
         };
         anyhow::ensure!(!duration.is_zero(), "--duration-secs must be at least 1");
         anyhow::ensure!(
@@ -114,6 +125,6 @@ impl CommandsArgs {
         );
         anyhow::ensure!(self.profiles_per_client >= 1, "--profiles-per-client must be at least 1");
         anyhow::ensure!(self.max_ops_per_client >= 1, "--max-ops-per-client must be at least 1");
-        Ok(Plan { args: self.clone(), duration, warmup, concurrency })
+        Ok(Plan { args: self.clone(), duration, warmup, concurrency, seed_profiles })
     }
 }

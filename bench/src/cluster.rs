@@ -70,3 +70,12 @@ pub fn postmaster_pid(cluster: &PgCluster) -> Option<i32> {
     let text = std::fs::read_to_string(cluster.dir().join("data").join("postmaster.pid")).ok()?;
     text.lines().next()?.trim().parse().ok()
 }
+
+/// Refreshes planner statistics before a measurement. A production event store has had
+/// autovacuum's ANALYZE long ago; a database created seconds earlier has none, and the
+/// service's pooled connections then cache plans made for empty tables (sequential scans)
+/// until autovacuum gets round to it, about a minute later: a start-up artefact, not the
+/// steady state the figures are meant to describe.
+pub async fn analyze(db: &Client) -> anyhow::Result<()> {
+    db.batch_execute("ANALYZE").await.context("ANALYZE")
+}

@@ -62,8 +62,18 @@ pub struct BaselineResult {
     pub usage: Usage,
 }
 
-pub async fn prepare(db: &Client) -> anyhow::Result<()> {
-    db.batch_execute(SCHEMA).await.context("creating the baseline table")
+/// Creates the table with `seed_rows` rows in it, as the Tally side is seeded with profiles.
+pub async fn prepare(db: &Client, seed_rows: u32) -> anyhow::Result<()> {
+    db.batch_execute(SCHEMA).await.context("creating the baseline table")?;
+    db.execute(
+        "INSERT INTO bench_events (event_id, event_type, payload) \
+         SELECT gen_random_uuid(), 'ProfileCreated', jsonb_build_object('bio', repeat('x', 160), 'n', n) \
+         FROM generate_series(1, $1::int) AS n",
+        &[&(seed_rows as i32)],
+    )
+    .await
+    .context("seeding the baseline table")?;
+    Ok(())
 }
 
 impl Baseline {

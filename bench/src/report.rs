@@ -41,6 +41,7 @@ pub struct Params {
     pub concurrency: Vec<u32>,
     pub profiles_per_client: u32,
     pub create_every: u64,
+    pub seed_profiles: u32,
     pub baseline_workload: &'static str,
     pub tally_workload: &'static str,
 }

@@ -37,7 +37,8 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     let admin = cluster::connect(&pg, "postgres").await?;
     let settings = cluster::settings(&admin).await?;
     pg.create_database(pgbench::DATABASE).await?;
-    pgbench::prepare(&cluster::connect(&pg, pgbench::DATABASE).await?).await?;
+    let baseline_db = cluster::connect(&pg, pgbench::DATABASE).await?;
+    pgbench::prepare(&baseline_db, plan.seed_profiles).await?;
     pg.create_database(TALLY_DATABASE).await?;
     progress.step_done();
 
@@ -45,6 +46,8 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     let mut service = CommandService::start(&binary, &pg.url(TALLY_DATABASE), plan.args.service_pool_size)
         .await
         .context("starting the command-service")?;
+    // After the service's migrations, so the event-store tables exist.
+    let tally_db = cluster::connect(&pg, TALLY_DATABASE).await?;
     progress.step_done();
 
     let watch = Watch { postmaster: cluster::postmaster_pid(&pg), service: Some(service.pid()), pgbench: None };
@@ -57,8 +60,14 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(plan.args.request_timeout_ms),
     };
 
+    if plan.seed_profiles > 0 {
+        progress.note(format!("seeding {} profiles through the service (not measured)", plan.seed_profiles));
+        workload.seed(plan.seed_profiles, &service.base).await.context("seeding profiles")?;
+    }
+
     let mut rows = Vec::new();
     for (tag, &clients) in plan.concurrency.iter().enumerate() {
+        cluster::analyze(&baseline_db).await?;
         cluster::checkpoint(&admin).await?;
         let base = baseline
             .run(clients, plan.warmup, plan.duration, &admin, watch, &progress)
@@ -70,9 +79,14 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
         ));
         progress.step_done();
 
+        let sims = workload
+            .prepare(tag, clients, &service.base)
+            .await
+            .with_context(|| format!("creating the profiles of {clients} clients"))?;
+        cluster::analyze(&tally_db).await?;
         cluster::checkpoint(&admin).await?;
         let tally = workload
-            .run(tag, clients, plan.warmup, plan.duration, &service, &admin, watch, &progress)
+            .measure(tag, sims, plan.warmup, plan.duration, &service, &admin, watch, &progress)
             .await
             .with_context(|| format!("tally at {clients} clients"))?;
         service.ensure_running()?;
@@ -99,6 +113,7 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
             concurrency: plan.concurrency.clone(),
             profiles_per_client: plan.args.profiles_per_client,
             create_every: plan.args.create_every,
+            seed_profiles: plan.seed_profiles,
             baseline_workload: "pgbench -M prepared: one INSERT per transaction into \
                 bench_events(bigint identity pk, uuid, text, ~200 B jsonb, timestamptz)",
             tally_workload: "UpdateProfile (new bio, 1 event) on the client's own profiles, \

@@ -27,6 +27,7 @@ use crate::progress::{Live, Progress};
 use crate::service::{Batches, CommandService};
 use crate::window::{self, Usage, Window};
 pub use client::Conn;
+pub use driver::SimClient;
 use driver::{Outcome, Plan};
 
 /// What the load generator does at one concurrency level.
@@ -61,13 +62,12 @@ pub struct TallyResult {
 }
 
 impl Workload {
-    /// Runs `concurrency` clients for warm-up + duration against `service`. `tag` keeps the
-    /// handles of this run distinct from earlier runs on the same database.
+    /// Runs the `clients` from [`Workload::prepare`] for warm-up + duration against `service`.
     #[allow(clippy::too_many_arguments)]
-    pub async fn run(
+    pub async fn measure(
         &self,
         tag: usize,
-        concurrency: u32,
+        clients: Vec<SimClient>,
         warmup: Duration,
         duration: Duration,
         service: &CommandService,
@@ -75,7 +75,7 @@ impl Workload {
         watch: Watch,
         progress: &Progress,
     ) -> anyhow::Result<TallyResult> {
-        let clients = self.connect_all(tag, concurrency, &service.base).await?;
+        let concurrency = clients.len() as u32;
 
         let live = Arc::new(Live::default());
         let window = Window::after(warmup, duration);
@@ -103,24 +103,17 @@ impl Workload {
         Ok(summarise(concurrency, self.transport, &window, outcomes?, usage?, batches?))
     }
 
-    /// Opens one connection per client and creates its profiles (not measured).
-    async fn connect_all(&self, tag: usize, concurrency: u32, base: &str) -> anyhow::Result<Vec<driver::SimClient>> {
+    /// Opens one connection per client and creates its profiles (not measured). `tag` keeps
+    /// the handles of this run distinct from earlier runs on the same database.
+    pub async fn prepare(&self, tag: usize, concurrency: u32, base: &str) -> anyhow::Result<Vec<SimClient>> {
         let mut setup = JoinSet::new();
         for id in 0..concurrency {
-            let (transport, base, per_client, timeout) =
+            let (transport, base, count, timeout) =
                 (self.transport, base.to_owned(), self.profiles_per_client, self.request_timeout);
             setup.spawn(async move {
                 let mut conn = Conn::connect(transport, &base, timeout).await?;
-                let mut profiles = Vec::new();
-                for j in 0..per_client {
-                    let handle = format!("b{tag}c{id}p{j}");
-                    let id = tokio::time::timeout(timeout, conn.create(&handle))
-                        .await
-                        .map_err(|_| anyhow::anyhow!("creating {handle} timed out"))?
-                        .map_err(|e| anyhow::anyhow!("creating {handle}: {e}"))?;
-                    profiles.push(id);
-                }
-                anyhow::Ok(driver::SimClient { id, conn, profiles })
+                let profiles = create_profiles(&mut conn, &format!("b{tag}c{id}p"), count, timeout).await?;
+                anyhow::Ok(SimClient { id, conn, profiles })
             });
         }
         let mut clients = Vec::new();
@@ -129,6 +122,41 @@ impl Workload {
         }
         Ok(clients)
     }
+
+    /// Creates `total` profiles nobody updates later, before any measurement: an event store
+    /// in service holds many streams, and a nearly empty one is not what we want to measure
+    /// (tiny tables get different query plans and fit in any cache).
+    pub async fn seed(&self, total: u32, base: &str) -> anyhow::Result<()> {
+        // Enough concurrent creators for the appender to batch, so seeding takes seconds.
+        const WORKERS: u32 = 16;
+        let mut setup = JoinSet::new();
+        for w in 0..WORKERS.min(total) {
+            let count = total / WORKERS + u32::from(w < total % WORKERS);
+            let (transport, base, timeout) = (self.transport, base.to_owned(), self.request_timeout);
+            setup.spawn(async move {
+                let mut conn = Conn::connect(transport, &base, timeout).await?;
+                create_profiles(&mut conn, &format!("s{w}n"), count, timeout).await
+            });
+        }
+        while let Some(done) = setup.join_next().await {
+            done.context("a seeding task panicked")??;
+        }
+        Ok(())
+    }
+}
+
+/// Creates `count` profiles with handles `<prefix><n>` one after another; returns their ids.
+async fn create_profiles(conn: &mut Conn, prefix: &str, count: u32, timeout: Duration) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        let handle = format!("{prefix}{n}");
+        let id = tokio::time::timeout(timeout, conn.create(&handle))
+            .await
+            .map_err(|_| anyhow::anyhow!("creating {handle} timed out"))?
+            .map_err(|e| anyhow::anyhow!("creating {handle}: {e}"))?;
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 fn summarise(
