@@ -78,6 +78,11 @@ pub struct CommandsArgs {
     #[arg(long, default_value_t = 5000)]
     pub seed_profiles: u32,
 
+    /// Load `pg_stat_statements` and print, after each Tally measurement, the statements the
+    /// server spent its time on (for profiling a missed goal; adds a little server overhead).
+    #[arg(long)]
+    pub pg_stat_statements: bool,
+
     /// Every Nth command of a client is a CreateProfile (10 = ~10% creates); 0 = updates only.
     #[arg(long, default_value_t = 10)]
     pub create_every: u64,

@@ -23,8 +23,9 @@ const RECORDED: &[&str] = &[
 /// Starts a throw-away cluster with production durability: fsync, synchronous_commit and
 /// full_page_writes stay at their (on) defaults, so every commit waits for a WAL flush on
 /// both sides. A test-style `fsync=off` cluster would flatter whoever commits more often.
-pub async fn start() -> anyhow::Result<PgCluster> {
+pub async fn start(extra_settings: Vec<(String, String)>) -> anyhow::Result<PgCluster> {
     PgCluster::start(PgOptions {
+        extra_settings,
         durable: true,
         // pgbench's clients, the service's pool and our admin sessions, with headroom.
         max_connections: 300,

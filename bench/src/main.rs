@@ -22,6 +22,7 @@ mod progress;
 mod report;
 mod run;
 mod service;
+mod statements;
 mod wal;
 mod window;
 

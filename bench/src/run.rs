@@ -16,6 +16,7 @@ use crate::pgbench::{self, Baseline};
 use crate::progress::Progress;
 use crate::report::{self, Machine, Params, Report, Row, ServiceInfo};
 use crate::service::{self, CommandService};
+use crate::statements;
 
 /// The write database of the service under test.
 const TALLY_DATABASE: &str = "tally_write";
@@ -33,7 +34,8 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     let progress = Progress::new(2 + 2 * plan.concurrency.len() as u64);
 
     progress.note("starting a durable throw-away Postgres cluster");
-    let pg = cluster::start().await?;
+    let stats = plan.args.pg_stat_statements;
+    let pg = cluster::start(if stats { statements::settings() } else { Vec::new() }).await?;
     let admin = cluster::connect(&pg, "postgres").await?;
     let settings = cluster::settings(&admin).await?;
     pg.create_database(pgbench::DATABASE).await?;
@@ -48,6 +50,9 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
         .context("starting the command-service")?;
     // After the service's migrations, so the event-store tables exist.
     let tally_db = cluster::connect(&pg, TALLY_DATABASE).await?;
+    if stats {
+        statements::install(&admin).await?;
+    }
     progress.step_done();
 
     let watch = Watch { postmaster: cluster::postmaster_pid(&pg), service: Some(service.pid()), pgbench: None };
@@ -85,6 +90,9 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
             .with_context(|| format!("creating the profiles of {clients} clients"))?;
         cluster::analyze(&tally_db).await?;
         cluster::checkpoint(&admin).await?;
+        if stats {
+            statements::reset(&admin).await?;
+        }
         let tally = workload
             .measure(tag, sims, plan.warmup, plan.duration, &service, &admin, watch, &progress)
             .await
@@ -94,6 +102,13 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
             "tally   {clients:>4} clients: {:>8.0} cmds/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
             tally.cmds_per_sec, tally.latency.p50_ms, tally.latency.p99_ms, tally.errors
         ));
+        if stats {
+            // The statistics also cover the warm-up, so divide by the commands of the whole run.
+            let ops = (tally.cmds_per_sec * (plan.warmup + plan.duration).as_secs_f64()) as u64;
+            for line in statements::top(&admin, TALLY_DATABASE, ops, 12).await? {
+                progress.note(format!("  {line}"));
+            }
+        }
         progress.step_done();
         rows.push(Row::new(base, tally));
     }

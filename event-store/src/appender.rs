@@ -85,9 +85,13 @@ async fn run(pool: Pool, config: AppenderConfig, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn commit(pool: &Pool, requests: &[AppendRequest]) -> Result<Vec<Result<AppendResult, AppendError>>, String> {
-    let mut client = pool.get().await.map_err(|e| e.to_string())?;
-    let tx = client.transaction().await.map_err(|e| e.to_string())?;
-    let outcomes = batch::run(&tx, requests).await.map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
-    Ok(outcomes)
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    match batch::execute(&client, requests, batch::Finish::Commit).await {
+        Ok(outcomes) => Ok(outcomes),
+        Err(e) => {
+            // Best effort: if the connection is broken, the pool drops it on recycle.
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e.to_string())
+        }
+    }
 }

@@ -103,12 +103,11 @@ async fn tailer_sees_every_event_exactly_once_in_order_despite_random_commit_ord
                     let mut rng = rand::rng();
                     (rng.random_range(1..=3), Duration::from_micros(rng.random_range(0..4000)))
                 };
-                let mut client = pool.get().await.unwrap();
-                let tx = client.transaction().await.unwrap();
-                let outcomes = batch::run(&tx, &[request(w, n)]).await.unwrap();
+                let client = pool.get().await.unwrap();
+                let outcomes = batch::execute(&client, &[request(w, n)], batch::Finish::LeaveOpen).await.unwrap();
                 assert!(outcomes[0].is_ok());
                 tokio::time::sleep(hold).await;
-                tx.commit().await.unwrap();
+                client.batch_execute("COMMIT").await.unwrap();
                 written += n;
             }
             written

@@ -39,11 +39,21 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// A Postgres size such as `128MB`.
     pub shared_buffers: String,
+    /// More `postgresql.conf` lines as (name, value), e.g. to preload `pg_stat_statements`
+    /// for a profile. Values are written as given: quote strings yourself.
+    pub extra_settings: Vec<(String, String)>,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        Self { dir: None, port: 0, durable: false, max_connections: 200, shared_buffers: "128MB".to_owned() }
+        Self {
+            dir: None,
+            port: 0,
+            durable: false,
+            max_connections: 200,
+            shared_buffers: "128MB".to_owned(),
+            extra_settings: Vec::new(),
+        }
     }
 }
 

@@ -97,6 +97,9 @@ pub(super) fn write_settings(
     if !opts.durable {
         conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
     }
+    for (name, value) in &opts.extra_settings {
+        conf.push_str(&format!("{name} = {value}\n"));
+    }
     let path = data.join("tally.conf");
     std::fs::write(&path, conf).ctx(|| format!("write {}", path.display()))?;
     ctl::chown(&path, user, false)
