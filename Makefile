@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Under CI (CI=true) nextest uses the `ci` profile from .config/nextest.toml.
 NEXTEST_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: bootstrap up down reset status test lint fmt build build-release bench
+.PHONY: bootstrap up down reset status test lint fmt build build-release bench bench-read
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -33,6 +33,12 @@ test: lint
 ## builds, a durable throw-away Postgres, figures next to a same-run pgbench baseline.
 bench: build-release
 	target/release/tally-bench commands --json target/bench-commands.json
+
+## The read side's benchmarks (docs/benchmarks.md): GetProfile vs pgbench, rebuild, lag.
+bench-read: build-release
+	target/release/tally-bench reads --json target/bench-reads.json
+	target/release/tally-bench rebuild --json target/bench-rebuild.json
+	target/release/tally-bench lag --json target/bench-lag.json
 
 lint: bootstrap
 	$(CARGO) fmt --all --check

@@ -17,6 +17,33 @@ pub enum Command {
     /// Single-event profile commands (UpdateProfile, ~10% CreateProfile) vs. pgbench one-row
     /// INSERTs, on one durable throw-away Postgres, at each concurrency.
     Commands(CommandsArgs),
+    /// GetProfile over gRPC against the real query-service on a seeded read DB vs. a
+    /// `pgbench -S`-style primary-key SELECT on the same table, at each concurrency.
+    Reads(crate::reads::ReadsArgs),
+    /// `projector rebuild profiles` over N events appended to the event store, with a reader
+    /// querying the query-service throughout.
+    Rebuild(crate::rebuild::RebuildArgs),
+    /// Projection lag: commands at a fixed rate through command-service → relay → Tansu →
+    /// projector, each followed by a GetProfile carrying its position.
+    Lag(crate::lag::LagArgs),
+}
+
+/// Options every read-side workload shares.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Also write the full results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Quick self-check for `make test`: seconds, tiny sizes; exits non-zero on any error or
+    /// zero throughput. Overrides the sizes and durations.
+    #[arg(long)]
+    pub smoke: bool,
+
+    /// Cargo profile whose binaries (command-service, projector, query-service) are
+    /// benchmarked; `debug` exists for the smoke tests, whose numbers mean nothing.
+    #[arg(long, env = "TALLY_BENCH_PROFILE", default_value = "release")]
+    pub profile: String,
 }
 
 /// How the load generator talks to the command-service.

@@ -1,4 +1,4 @@
-//! `tally-bench`: measures Tally's write path against a same-run PostgreSQL baseline.
+//! `tally-bench`: measures Tally against same-run baselines and its stated goals.
 //!
 //! `tally-bench commands` starts one durable, throw-away Postgres cluster, runs `pgbench`
 //! (one-row INSERT per transaction into an event-shaped table) and then the real release
@@ -6,21 +6,34 @@
 //! by side. Absolute numbers depend on the machine; the ratio to the baseline measured in the
 //! same run, on the same cluster and the same disk, is the figure to compare across machines.
 //!
+//! `tally-bench reads`, `rebuild` and `lag` measure the read side the same way (see
+//! docs/benchmarks.md): `reads` next to a same-run `pgbench` SELECT, `rebuild` and `lag`
+//! against their goals.
+//!
 //! Module map: `cli` (arguments), `run` (orchestration), `cluster` (the Postgres under test),
 //! `pgbench` (baseline workload), `service` (the command-service process and its metrics),
 //! `load` (the Tally workload and its clients), `latency`, `cpu`, `wal` (measurements),
-//! `report` (table, JSON, goals), `progress` (indicatif).
+//! `report` (table, JSON, goals), `progress` (indicatif); for the read side `binaries` and
+//! `processes` (the services), `seed` (events straight into the event store), `getprofile`
+//! (the gRPC read load), and one module per workload (`reads`, `rebuild`, `lag`).
 #![forbid(unsafe_code)]
 
+mod binaries;
 mod cli;
 mod cluster;
 mod cpu;
+mod getprofile;
+mod lag;
 mod latency;
 mod load;
 mod pgbench;
+mod processes;
 mod progress;
+mod reads;
+mod rebuild;
 mod report;
 mod run;
+mod seed;
 mod service;
 mod statements;
 mod wal;
@@ -36,5 +49,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         cli::Command::Commands(args) => runtime.block_on(run::commands(args)),
+        cli::Command::Reads(args) => runtime.block_on(reads::run(args)),
+        cli::Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
+        cli::Command::Lag(args) => runtime.block_on(lag::run(args)),
     }
 }

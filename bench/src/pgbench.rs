@@ -33,7 +33,7 @@ CREATE TABLE bench_events (
 
 /// One INSERT per transaction (pgbench wraps each script run in its own implicit
 /// transaction). The payload is built server-side, so prepared mode binds only `:n`.
-const SCRIPT: &str = "\\set n random(1, 1000000000)
+pub const SCRIPT: &str = "\\set n random(1, 1000000000)
 INSERT INTO bench_events (event_id, event_type, payload) VALUES (gen_random_uuid(), 'ProfileUpdated', jsonb_build_object('bio', repeat('x', 160), 'n', :n::bigint, 'actor', 'tally-bench'));
 ";
 
@@ -43,6 +43,9 @@ const SLACK_SECS: u64 = 1;
 
 pub struct Baseline {
     pub program: PathBuf,
+    /// The database pgbench runs in, and the script each transaction runs (prepared).
+    pub database: &'static str,
+    pub script: String,
     pub port: u16,
     pub user: &'static str,
 }
@@ -92,7 +95,7 @@ impl Baseline {
             .tempdir()
             .context("creating a temp dir for pgbench")?;
         let script = dir.path().join("append.sql");
-        std::fs::write(&script, SCRIPT).context("writing the pgbench script")?;
+        std::fs::write(&script, &self.script).context("writing the pgbench script")?;
         // pgbench's threads are its client-side CPUs; more than two on a 2-core box only
         // adds context switches.
         let threads = concurrency.min(2);
@@ -108,7 +111,7 @@ impl Baseline {
             .arg(format!("--jobs={threads}"))
             .arg(format!("--time={secs}"))
             .arg(format!("--file={}", script.display()))
-            .arg(DATABASE)
+            .arg(self.database)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

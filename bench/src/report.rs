@@ -253,15 +253,7 @@ pub fn render(report: &Report) -> String {
         );
     }
 
-    let _ = writeln!(s, "\nGoals:");
-    for g in &report.goals {
-        let verdict = match g.met {
-            Some(true) => "MET",
-            Some(false) => "MISSED",
-            None => "NOT MEASURED",
-        };
-        let _ = writeln!(s, "  [{verdict}] {}: {}", g.goal, g.detail);
-    }
+    render_goals(&mut s, &report.goals);
     for w in &report.warnings {
         let _ = writeln!(s, "  WARNING: {w}");
     }
@@ -271,6 +263,29 @@ pub fn render(report: &Report) -> String {
         }
     }
     s
+}
+
+/// The goals section every report ends with.
+pub fn render_goals(s: &mut String, goals: &[Goal]) {
+    let _ = writeln!(s, "\nGoals:");
+    for g in goals {
+        let verdict = match g.met {
+            Some(true) => "MET",
+            Some(false) => "MISSED",
+            None => "NOT MEASURED",
+        };
+        let _ = writeln!(s, "  [{verdict}] {}: {}", g.goal, g.detail);
+    }
+}
+
+/// Writes `report` as pretty JSON to `path`, when given.
+pub fn write_json(report: &impl Serialize, path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let json = serde_json::to_string_pretty(report)?;
+        std::fs::write(path, json).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn cpu_cells(u: &Usage) -> String {

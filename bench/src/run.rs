@@ -56,7 +56,13 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     progress.step_done();
 
     let watch = Watch { postmaster: cluster::postmaster_pid(&pg), service: Some(service.pid()), pgbench: None };
-    let baseline = Baseline { program: plan.args.pgbench.clone(), port: pg.port(), user: tally_devstack::SUPERUSER };
+    let baseline = Baseline {
+        program: plan.args.pgbench.clone(),
+        database: pgbench::DATABASE,
+        script: pgbench::SCRIPT.to_owned(),
+        port: pg.port(),
+        user: tally_devstack::SUPERUSER,
+    };
     let workload = Workload {
         transport: plan.args.transport,
         profiles_per_client: plan.args.profiles_per_client,

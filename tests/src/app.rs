@@ -11,6 +11,16 @@ pub async fn spawn_command_service(db_url: &str) -> devstack::Result<(Service, S
 /// Like [`spawn_command_service`], publishing to the Kafka `brokers` (its relay runs) when given,
 /// with 3 partitions per topic; without brokers it is in single-node mode.
 pub async fn spawn_command_service_with(db_url: &str, brokers: Option<&str>) -> devstack::Result<(Service, String)> {
+    spawn_command_service_with_env(db_url, brokers, Vec::new()).await
+}
+
+/// Like [`spawn_command_service_with`], with `extra` environment variables (e.g. the OTLP
+/// exporter's) on top of the usual ones.
+pub async fn spawn_command_service_with_env(
+    db_url: &str,
+    brokers: Option<&str>,
+    extra: Vec<(&'static str, String)>,
+) -> devstack::Result<(Service, String)> {
     let port = devstack::free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut envs = vec![
@@ -23,6 +33,7 @@ pub async fn spawn_command_service_with(db_url: &str, brokers: Option<&str>) -> 
         envs.push(("TALLY_KAFKA__BROKERS", brokers.to_owned()));
         envs.push(("TALLY_KAFKA__TOPIC_PARTITIONS", "3".to_owned()));
     }
+    envs.extend(extra);
     let service = Service::spawn(
         "command-service",
         devstack::binary("command-service")?,
@@ -54,8 +65,19 @@ pub fn projector_env(read_url: &str, write_url: &str, brokers: Option<&str>) -> 
 /// Starts `projector run` (see [`projector_env`]) and waits for its `/readyz`; it applies the
 /// read-DB migrations on start, so start it before the query-service.
 pub async fn spawn_projector(read_url: &str, write_url: &str, brokers: Option<&str>) -> devstack::Result<Service> {
+    spawn_projector_with_env(read_url, write_url, brokers, Vec::new()).await
+}
+
+/// Like [`spawn_projector`], with `extra` environment variables on top of [`projector_env`].
+pub async fn spawn_projector_with_env(
+    read_url: &str,
+    write_url: &str,
+    brokers: Option<&str>,
+    extra: Vec<(&'static str, String)>,
+) -> devstack::Result<Service> {
     let port = devstack::free_port()?;
     let mut envs = projector_env(read_url, write_url, brokers);
+    envs.extend(extra);
     envs.push(("TALLY_SERVER__PORT", port.to_string()));
     Service::spawn(
         "projector",

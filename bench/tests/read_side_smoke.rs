@@ -1,0 +1,68 @@
+//! Keeps the read-side benchmarks from rotting: `tally-bench reads|rebuild|lag --smoke` run
+//! end to end against the real binaries of the same cargo profile as this test (debug under
+//! `make test`, which builds every binary first) and must succeed. Smoke figures mean
+//! nothing; these tests check that every part still works and the reports say what they
+//! measured.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `tally-bench <workload> --smoke` and returns its JSON report and stdout.
+fn smoke(workload: &str) -> (Value, String) {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tally-bench"));
+    // `target/<profile>/tally-bench`: the services sit next to it.
+    let profile = exe.parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("debug");
+    let json = tempfile::NamedTempFile::new().expect("temp file for the JSON report");
+    let out = Command::new(exe)
+        .args([workload, "--smoke", "--profile", profile, "--json"])
+        .arg(json.path())
+        .output()
+        .expect("tally-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "tally-bench {workload} --smoke failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+    let report =
+        serde_json::from_slice(&std::fs::read(json.path()).expect("JSON report written")).expect("JSON report parses");
+    (report, stdout)
+}
+
+#[test]
+fn reads_compares_getprofile_with_pgbench_on_the_projected_table() {
+    let (report, stdout) = smoke("reads");
+    assert_eq!(report["projected"]["events"], report["seeded"]["events"], "{report}");
+    let rows = report["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert!(row["baseline"]["transactions"].as_u64() > Some(0), "{row}");
+        assert_eq!(row["baseline"]["failed"], 0, "{row}");
+        assert!(row["tally"]["requests"].as_u64() > Some(0), "{row}");
+        assert_eq!(row["tally"]["errors"], 0, "{row}");
+    }
+    assert!(stdout.contains("tally/pgbench"), "the table is printed:\n{stdout}");
+}
+
+#[test]
+fn rebuild_replays_every_seeded_event_while_reads_keep_answering() {
+    let (report, stdout) = smoke("rebuild");
+    assert!(report["seeded"]["events"].as_u64() > Some(0), "{report}");
+    assert_eq!(report["rebuilt"]["events"], report["seeded"]["events"], "{report}");
+    assert!(report["wall_events_per_sec"].as_f64() > Some(0.0), "{report}");
+    assert!(report["reads"]["requests"].as_u64() > Some(0), "{report}");
+    assert_eq!(report["reads"]["errors"], 0, "{report}");
+    assert!(stdout.contains("events/s"), "{stdout}");
+}
+
+#[test]
+fn lag_follows_commands_through_kafka_to_the_query_service() {
+    let (report, stdout) = smoke("lag");
+    assert!(report["lag"]["count"].as_u64() > Some(0), "{report}");
+    assert!(report["lag"]["p99_ms"].as_f64() > Some(0.0), "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert!(stdout.contains("lag (ack"), "{stdout}");
+}
