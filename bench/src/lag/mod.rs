@@ -101,7 +101,7 @@ pub async fn run(args: LagArgs) -> anyhow::Result<()> {
     let progress = Progress::new(3);
 
     progress.note("starting Postgres, Tansu, command-service (with relay), projector and query-service");
-    let pg = cluster::start().await?;
+    let pg = cluster::start(Vec::new()).await?;
     let admin = cluster::connect(&pg, "postgres").await?;
     let settings = cluster::settings(&admin).await?;
     pg.create_database(WRITE_DB).await?;

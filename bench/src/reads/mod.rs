@@ -128,7 +128,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
     let progress = Progress::new(2 + 2 * plan.concurrency.len() as u64);
 
     progress.note(format!("seeding {} profiles x {} events into the event store", plan.profiles, plan.updates + 1));
-    let pg = cluster::start().await?;
+    let pg = cluster::start(Vec::new()).await?;
     let admin = cluster::connect(&pg, "postgres").await?;
     let settings = cluster::settings(&admin).await?;
     pg.create_database(WRITE_DB).await?;

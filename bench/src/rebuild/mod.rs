@@ -78,7 +78,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let progress = Progress::new(3);
 
     progress.note(format!("seeding {} profiles x {} events into the event store", plan.profiles, plan.updates + 1));
-    let pg = cluster::start().await?;
+    let pg = cluster::start(Vec::new()).await?;
     let admin = cluster::connect(&pg, "postgres").await?;
     let settings = cluster::settings(&admin).await?;
     pg.create_database(WRITE_DB).await?;
