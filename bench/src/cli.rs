@@ -105,6 +105,11 @@ pub struct CommandsArgs {
     #[arg(long, default_value_t = 5000)]
     pub seed_profiles: u32,
 
+    /// Skip the peer baseline (the same Profile aggregate on cqrs-es + postgres-es, in
+    /// process, on the same Postgres), which otherwise runs after Tally at every level.
+    #[arg(long)]
+    pub no_peer: bool,
+
     /// Load `pg_stat_statements` and print, after each Tally measurement, the statements the
     /// server spent its time on (for profiling a missed goal; adds a little server overhead).
     #[arg(long)]

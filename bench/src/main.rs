@@ -26,6 +26,7 @@ mod getprofile;
 mod lag;
 mod latency;
 mod load;
+mod peer;
 mod pgbench;
 mod processes;
 mod progress;

@@ -14,6 +14,8 @@ use crate::window::Usage;
 /// Goals from the performance issue.
 const GOAL_CLIENTS: u32 = 32;
 const GOAL_P99_MS: f64 = 10.0;
+/// Issue 6: at least five times the commands/s of cqrs-es + postgres-es.
+const GOAL_PEER_RATIO: f64 = 5.0;
 /// CPU (in cores) used by programs outside the benchmark above which a run is suspect: on a
 /// 2-core machine a compiler in the background moves the figures by tens of percent.
 const OTHER_CPU_LIMIT: f64 = 0.15;
@@ -62,12 +64,18 @@ pub struct Row {
     pub throughput_ratio: f64,
     /// Tally p99 ÷ pgbench p99.
     pub p99_ratio: f64,
+    /// The same commands on cqrs-es + postgres-es, when measured.
+    pub peer: Option<TallyResult>,
+    /// Tally commands/s ÷ postgres-es commands/s.
+    pub peer_ratio: Option<f64>,
 }
 
 impl Row {
-    pub fn new(baseline: BaselineResult, tally: TallyResult) -> Self {
+    pub fn new(baseline: BaselineResult, tally: TallyResult, peer: Option<TallyResult>) -> Self {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         Self {
+            peer_ratio: peer.as_ref().map(|p| ratio(tally.cmds_per_sec, p.cmds_per_sec)),
+            peer,
             concurrency: baseline.concurrency,
             throughput_ratio: ratio(tally.cmds_per_sec, baseline.tps),
             p99_ratio: ratio(tally.latency.p99_ms, baseline.latency.p99_ms),
@@ -141,7 +149,24 @@ pub fn goals(rows: &[Row]) -> Vec<Goal> {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    vec![throughput, p99]
+    let peer = match rows.iter().find(|r| r.concurrency == GOAL_CLIENTS).and_then(|r| Some((r, r.peer.as_ref()?))) {
+        Some((r, p)) => Goal {
+            goal: format!("tally commands/s >= {GOAL_PEER_RATIO}x postgres-es at {GOAL_CLIENTS} clients"),
+            met: Some(r.tally.cmds_per_sec >= GOAL_PEER_RATIO * p.cmds_per_sec),
+            detail: format!(
+                "{:.0} cmds/s vs {:.0} cmds/s (ratio {:.2})",
+                r.tally.cmds_per_sec,
+                p.cmds_per_sec,
+                r.peer_ratio.unwrap_or_default()
+            ),
+        },
+        None => Goal {
+            goal: format!("tally commands/s >= {GOAL_PEER_RATIO}x postgres-es at {GOAL_CLIENTS} clients"),
+            met: None,
+            detail: "not measured (--no-peer, or 32 not in --concurrency)".to_owned(),
+        },
+    };
+    vec![throughput, p99, peer]
 }
 
 /// Flags windows in which something outside the benchmark used noticeable CPU.
@@ -189,9 +214,16 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(s, "{}", "-".repeat(94));
     for r in &report.rows {
         let (b, t) = (&r.baseline, &r.tally);
+        let peer = match (&r.peer, r.peer_ratio) {
+            (Some(p), Some(ratio)) => format!(
+                " | postgres-es {:.0} cmds/s, p50/p99 {:.2} / {:.2} ms, tally/postgres-es {ratio:.2}x",
+                p.cmds_per_sec, p.latency.p50_ms, p.latency.p99_ms
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             s,
-            "{:>7} | {:>11.0} | {:>18} | {:>12.0} | {:>16} | {:>12.2}x",
+            "{:>7} | {:>11.0} | {:>18} | {:>12.0} | {:>16} | {:>12.2}x{peer}",
             r.concurrency,
             b.tps,
             format!("{:.2} / {:.2}", b.latency.p50_ms, b.latency.p99_ms),
@@ -251,6 +283,19 @@ pub fn render(report: &Report) -> String {
             t.batches.mean_commit_ms,
             t.errors
         );
+        if let Some(p) = &r.peer {
+            let _ = writeln!(
+                s,
+                "{:>7} {:>8} | {} | {} | {:>6} {:>9} | {:>6}",
+                r.concurrency,
+                "pg-es",
+                cpu_cells(&p.usage),
+                db_cells(&p.usage.db, p.commands, seconds),
+                "-",
+                "-",
+                p.errors
+            );
+        }
     }
 
     render_goals(&mut s, &report.goals);

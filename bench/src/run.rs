@@ -12,6 +12,7 @@ use crate::cli::CommandsArgs;
 use crate::cluster;
 use crate::cpu::Watch;
 use crate::load::Workload;
+use crate::peer::Peer;
 use crate::pgbench::{self, Baseline};
 use crate::progress::Progress;
 use crate::report::{self, Machine, Params, Report, Row, ServiceInfo};
@@ -20,6 +21,10 @@ use crate::statements;
 
 /// The write database of the service under test.
 const TALLY_DATABASE: &str = "tally_write";
+/// The peer baseline's database, on the same cluster.
+const PEER_DATABASE: &str = "postgres_es";
+/// The peer's pool when the service's is left at its default (the service's default size).
+const PEER_DEFAULT_POOL: u32 = 16;
 
 pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     let plan = args.plan()?;
@@ -31,7 +36,8 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
         plan.args.pgbench.display()
     );
     let started_at = chrono::Utc::now().to_rfc3339();
-    let progress = Progress::new(2 + 2 * plan.concurrency.len() as u64);
+    let sides = if plan.args.no_peer { 2 } else { 3 };
+    let progress = Progress::new(2 + sides * plan.concurrency.len() as u64);
 
     progress.note("starting a durable throw-away Postgres cluster");
     let stats = plan.args.pg_stat_statements;
@@ -71,6 +77,14 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(plan.args.request_timeout_ms),
     };
 
+    let peer = if plan.args.no_peer {
+        None
+    } else {
+        pg.create_database(PEER_DATABASE).await?;
+        let pool = plan.args.service_pool_size.unwrap_or(PEER_DEFAULT_POOL);
+        Some(Peer::start(&pg.url(PEER_DATABASE), pool).await.context("starting the postgres-es baseline")?)
+    };
+
     if plan.seed_profiles > 0 {
         progress.note(format!("seeding {} profiles through the service (not measured)", plan.seed_profiles));
         workload.seed(plan.seed_profiles, &service.base).await.context("seeding profiles")?;
@@ -100,7 +114,7 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
             statements::reset(&admin).await?;
         }
         let tally = workload
-            .measure(tag, sims, plan.warmup, plan.duration, &service, &admin, watch, &progress)
+            .measure(tag, sims, plan.warmup, plan.duration, Some(&service), &admin, watch, &progress)
             .await
             .with_context(|| format!("tally at {clients} clients"))?;
         service.ensure_running()?;
@@ -116,7 +130,25 @@ pub async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
             }
         }
         progress.step_done();
-        rows.push(Row::new(base, tally));
+
+        let peer_result = match &peer {
+            None => None,
+            Some(peer) => {
+                let sims = workload.prepare_peer(tag, clients, peer).await.context("postgres-es profiles")?;
+                cluster::checkpoint(&admin).await?;
+                let result = workload
+                    .measure(tag, sims, plan.warmup, plan.duration, None, &admin, watch, &progress)
+                    .await
+                    .with_context(|| format!("postgres-es at {clients} clients"))?;
+                progress.note(format!(
+                    "pg-es   {clients:>4} clients: {:>8.0} cmds/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                    result.cmds_per_sec, result.latency.p50_ms, result.latency.p99_ms, result.errors
+                ));
+                progress.step_done();
+                Some(result)
+            }
+        };
+        rows.push(Row::new(base, tally, peer_result));
     }
     progress.finish();
     let log = service.log_path();
@@ -174,6 +206,14 @@ fn check(report: &Report) -> anyhow::Result<()> {
         }
         if r.tally.batches.failures > 0 {
             problems.push(format!("the appender reported {} failed batches at {c} clients", r.tally.batches.failures));
+        }
+        if let Some(p) = &r.peer {
+            if p.commands == 0 || p.errors > 0 {
+                problems.push(format!(
+                    "postgres-es completed {} commands with {} errors at {c} clients: {:?}",
+                    p.commands, p.errors, p.error_kinds
+                ));
+            }
         }
     }
     anyhow::ensure!(problems.is_empty(), "benchmark run failed:\n  {}", problems.join("\n  "));

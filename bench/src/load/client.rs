@@ -7,6 +7,7 @@ use crate::cli::Transport;
 
 use super::grpc::GrpcConn;
 use super::rest::RestConn;
+use crate::peer::Peer;
 
 /// A failed command: `kind` groups errors in the report (`grpc Unavailable`, `http 409`,
 /// `timeout`), `detail` is the message.
@@ -29,10 +30,12 @@ impl fmt::Display for OpError {
 }
 
 /// A dedicated connection: one HTTP/2 channel (gRPC) or one keep-alive HTTP/1.1 connection
-/// (REST), so clients do not queue behind each other in the load generator.
+/// (REST), so clients do not queue behind each other in the load generator; or the in-process
+/// peer baseline (cqrs-es + postgres-es), which shares one framework instance like an app would.
 pub enum Conn {
     Grpc(GrpcConn),
     Rest(RestConn),
+    Peer(Peer),
 }
 
 impl Conn {
@@ -48,6 +51,7 @@ impl Conn {
         match self {
             Self::Grpc(c) => c.create(handle).await,
             Self::Rest(c) => c.create(handle).await,
+            Self::Peer(p) => p.create(handle).await,
         }
     }
 
@@ -56,6 +60,7 @@ impl Conn {
         match self {
             Self::Grpc(c) => c.update(id, bio).await,
             Self::Rest(c) => c.update(id, bio).await,
+            Self::Peer(p) => p.update(id, bio).await,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! no two clients touch the same profile, concurrency never manufactures version conflicts:
 //! any error is a real failure and is reported as such.
 
-mod client;
+pub(crate) mod client;
 mod driver;
 mod grpc;
 mod rest;
@@ -23,6 +23,7 @@ use tokio_postgres::Client;
 use crate::cli::Transport;
 use crate::cpu::Watch;
 use crate::latency::{Latencies, LatencySummary};
+use crate::peer::Peer;
 use crate::progress::{Live, Progress};
 use crate::service::{Batches, CommandService};
 use crate::window::{self, Usage, Window};
@@ -70,7 +71,7 @@ impl Workload {
         clients: Vec<SimClient>,
         warmup: Duration,
         duration: Duration,
-        service: &CommandService,
+        service: Option<&CommandService>,
         admin: &Client,
         watch: Watch,
         progress: &Progress,
@@ -86,7 +87,11 @@ impl Workload {
             timeout: self.request_timeout,
             window,
         });
-        let _phase = progress.phase(&format!("tally {concurrency}"), warmup + duration, Some(live.clone()));
+        let _phase = progress.phase(
+            &format!("{} {concurrency}", if service.is_some() { "tally" } else { "postgres-es" }),
+            warmup + duration,
+            Some(live.clone()),
+        );
         let mut drivers = JoinSet::new();
         for client in clients {
             drivers.spawn(driver::drive(client, plan.clone(), live.clone()));
@@ -98,9 +103,28 @@ impl Workload {
             }
             anyhow::Ok(outcomes)
         };
-        let (outcomes, usage, batches) =
-            tokio::join!(collect, window::observe(window, admin, watch), service.observe_batches(window));
+        // The appender's batches exist only on the Tally side; the in-process peer has none.
+        let batches = async {
+            match service {
+                Some(service) => service.observe_batches(window).await,
+                None => Ok(Batches::default()),
+            }
+        };
+        let (outcomes, usage, batches) = tokio::join!(collect, window::observe(window, admin, watch), batches);
         Ok(summarise(concurrency, self.transport, &window, outcomes?, usage?, batches?))
+    }
+
+    /// Like [`Workload::prepare`] for the in-process peer baseline: every client shares `peer`.
+    pub async fn prepare_peer(&self, tag: usize, concurrency: u32, peer: &Peer) -> anyhow::Result<Vec<SimClient>> {
+        let mut clients = Vec::new();
+        for id in 0..concurrency {
+            let mut conn = Conn::Peer(peer.clone());
+            let profiles =
+                create_profiles(&mut conn, &format!("b{tag}c{id}p"), self.profiles_per_client, self.request_timeout)
+                    .await?;
+            clients.push(SimClient { id, conn, profiles });
+        }
+        Ok(clients)
     }
 
     /// Opens one connection per client and creates its profiles (not measured). `tag` keeps
