@@ -18,6 +18,8 @@ venv=target/tools-venv
 k8s=deploy/k8s
 out=target/k8s
 k8s_versions=(-k 1.33 -k 1.37)
+# checkov otherwise asks PyPI for a newer version of itself on every start.
+export CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 
 kubectl_bin() {
   local minor
