@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Under CI (CI=true) nextest uses the `ci` profile from .config/nextest.toml.
 NEXTEST_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: bootstrap up down reset status test lint fmt build build-release bench bench-read
+.PHONY: bootstrap up down reset status test lint check-k8s fmt build build-release bench bench-read
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -22,9 +22,9 @@ reset:
 status:
 	@$(tally) status
 
-## Tests: fast checks first (format, lints), then debug binaries for the end-to-end tests,
-## then the whole suite.
-test: lint
+## Tests: fast checks first (Kubernetes manifests, format, lints), then debug binaries for
+## the end-to-end tests, then the whole suite.
+test: check-k8s lint
 	$(CARGO) build --workspace --bins
 	target/debug/tally reap-stale
 	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
@@ -43,6 +43,10 @@ bench-read: build-release
 lint: bootstrap
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## deploy/k8s overlays and the Dockerfile, validated offline (no cluster, no Docker engine).
+check-k8s: bootstrap
+	bash scripts/check-k8s.sh
 
 fmt:
 	$(CARGO) fmt --all

