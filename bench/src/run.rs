@@ -207,13 +207,11 @@ fn check(report: &Report) -> anyhow::Result<()> {
         if r.tally.batches.failures > 0 {
             problems.push(format!("the appender reported {} failed batches at {c} clients", r.tally.batches.failures));
         }
-        if let Some(p) = &r.peer {
-            if p.commands == 0 || p.errors > 0 {
-                problems.push(format!(
-                    "postgres-es completed {} commands with {} errors at {c} clients: {:?}",
-                    p.commands, p.errors, p.error_kinds
-                ));
-            }
+        if let Some(p) = r.peer.as_ref().filter(|p| p.commands == 0 || p.errors > 0) {
+            problems.push(format!(
+                "postgres-es completed {} commands with {} errors at {c} clients: {:?}",
+                p.commands, p.errors, p.error_kinds
+            ));
         }
     }
     anyhow::ensure!(problems.is_empty(), "benchmark run failed:\n  {}", problems.join("\n  "));
