@@ -15,7 +15,8 @@ use ctl::ServerUser;
 pub use reap::{ReapReport, reap_stale};
 pub(crate) use server::postmaster;
 use server::{
-    initdb, pg_ctl_start, pg_ctl_stop, port_was_taken, spawn_watchdog, take_over_from_dead_owner, write_settings,
+    basebackup, initdb, pg_ctl_start, pg_ctl_stop, port_was_taken, spawn_watchdog, take_over_from_dead_owner,
+    write_settings,
 };
 pub use server::{running_cluster_port, stop_cluster_at};
 
@@ -39,11 +40,22 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// A Postgres size such as `128MB`.
     pub shared_buffers: String,
+    /// Make this cluster a streaming replica of the primary on this loopback port: a new
+    /// cluster is cloned with `pg_basebackup -R` instead of initdb (an existing one, which
+    /// keeps its `standby.signal`, simply starts again as a replica).
+    pub replica_of: Option<u16>,
 }
 
 impl Default for PgOptions {
     fn default() -> Self {
-        Self { dir: None, port: 0, durable: false, max_connections: 200, shared_buffers: "128MB".to_owned() }
+        Self {
+            dir: None,
+            port: 0,
+            durable: false,
+            max_connections: 200,
+            shared_buffers: "128MB".to_owned(),
+            replica_of: None,
+        }
     }
 }
 
@@ -109,7 +121,10 @@ impl PgCluster {
         ctl::chown(&base.join("run"), user, false)?;
         ctl::check_access(&base, user)?;
         if !reused {
-            initdb(&bin, &data, user, &base)?;
+            match opts.replica_of {
+                Some(primary) => basebackup(&bin, &data, primary, &opts, user, &base)?,
+                None => initdb(&bin, &data, user, &base)?,
+            }
         }
 
         let mut attempt = 0;

@@ -75,6 +75,26 @@ pub(super) fn initdb(bin: &Path, data: &Path, user: Option<ServerUser>, cwd: &Pa
     std::fs::write(&conf, text).ctx(|| format!("write {}", conf.display()))
 }
 
+/// Clones the primary on `primary_port` into `data` as a streaming replica: `-R` writes
+/// `standby.signal` and `primary_conninfo`, `-X stream` brings the WAL needed to start. The
+/// primary's `tally.conf` comes along and is rewritten with our port by `write_settings`.
+pub(super) fn basebackup(
+    bin: &Path,
+    data: &Path,
+    primary_port: u16,
+    opts: &PgOptions,
+    user: Option<ServerUser>,
+    cwd: &Path,
+) -> Result<()> {
+    let mut cmd = ctl::command(&bin.join("pg_basebackup"), user, cwd);
+    cmd.arg("-D").arg(data).args(["-h", "127.0.0.1", "-p", &primary_port.to_string(), "-U", SUPERUSER]);
+    cmd.args(["-R", "-X", "stream", "-c", "fast"]);
+    if !opts.durable {
+        cmd.arg("--no-sync");
+    }
+    ctl::run(&mut cmd).map(drop)
+}
+
 pub(super) fn write_settings(
     data: &Path,
     base: &Path,
