@@ -31,6 +31,9 @@ pub struct UpArgs {
     /// Do not create demo profiles, sites and traffic.
     #[arg(long)]
     no_seed: bool,
+    /// Free ports for every part instead of the fixed ones (tests of `tally up` itself).
+    #[arg(long, hide = true)]
+    free_ports: bool,
 }
 
 /// Runs the stack in the foreground until Ctrl-C / SIGTERM or until a process dies.
@@ -39,13 +42,17 @@ pub async fn up(args: UpArgs) -> Result<()> {
     if let Some(owner) = state.live_supervisor() {
         bail!("a stack is already running (pid {}); stop it with `tally down`", owner.pid);
     }
-    let ports = StackPorts {
-        http: args.http_port,
-        grpc: args.grpc_port,
-        pg_write: args.pg_port,
-        pg_read: args.pg_port + 1,
-        pg_replica: args.pg_port + 2,
-        ..StackPorts::LOCAL
+    let ports = if args.free_ports {
+        StackPorts::EPHEMERAL
+    } else {
+        StackPorts {
+            http: args.http_port,
+            grpc: args.grpc_port,
+            pg_write: args.pg_port,
+            pg_read: args.pg_port + 1,
+            pg_replica: args.pg_port + 2,
+            ..StackPorts::LOCAL
+        }
     };
     // Otherwise an unrelated server on one of them could answer our readiness probes.
     for port in ports.fixed() {

@@ -15,8 +15,8 @@ use ctl::ServerUser;
 pub use reap::{ReapReport, reap_stale};
 pub(crate) use server::postmaster;
 use server::{
-    basebackup, initdb, pg_ctl_start, pg_ctl_stop, port_was_taken, spawn_watchdog, take_over_from_dead_owner,
-    write_settings,
+    basebackup, initdb, pg_ctl_start, pg_ctl_stop, point_replica_at, port_was_taken, spawn_watchdog,
+    take_over_from_dead_owner, write_settings,
 };
 pub use server::{running_cluster_port, stop_cluster_at};
 
@@ -125,6 +125,9 @@ impl PgCluster {
                 Some(primary) => basebackup(&bin, &data, primary, &opts, user, &base)?,
                 None => initdb(&bin, &data, user, &base)?,
             }
+        }
+        if let Some(primary) = opts.replica_of {
+            point_replica_at(&data, primary, user)?;
         }
 
         let mut attempt = 0;

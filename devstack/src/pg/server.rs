@@ -95,6 +95,19 @@ pub(super) fn basebackup(
     ctl::run(&mut cmd).map(drop)
 }
 
+/// Points a replica at its primary's current port. `pg_basebackup -R` wrote the port of the
+/// day into `postgresql.auto.conf` (which overrides our `tally.conf`), and a primary on a
+/// free port moves at each start.
+pub(super) fn point_replica_at(data: &Path, primary_port: u16, user: Option<ServerUser>) -> Result<()> {
+    let path = data.join("postgresql.auto.conf");
+    let text = std::fs::read_to_string(&path).ctx(|| format!("read {}", path.display()))?;
+    let mut kept: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("primary_conninfo")).collect();
+    let conninfo = format!("primary_conninfo = 'host=127.0.0.1 port={primary_port} user={SUPERUSER}'");
+    kept.push(&conninfo);
+    std::fs::write(&path, kept.join("\n") + "\n").ctx(|| format!("write {}", path.display()))?;
+    ctl::chown(&path, user, false)
+}
+
 pub(super) fn write_settings(
     data: &Path,
     base: &Path,
