@@ -138,6 +138,41 @@ async fn rest_and_grpc_through_nginx_reach_the_right_service() {
     let events = http.get(format!("{gw}/v1/events?after=0&limit=5")).send().await.unwrap();
     assert_eq!((events.status(), upstream_of(&events)), (StatusCode::OK, command.clone()), "GET /v1/events");
 
+    // Ingest and the tracker endpoint are writes: command-service (whatever it answers
+    // before the analytics API exists).
+    for path in ["/v1/events", "/api/event"] {
+        let resp = http.post(format!("{gw}{path}")).json(&json!({})).send().await.unwrap();
+        assert_eq!(upstream_of(&resp), command, "POST {path}");
+    }
+
+    // A live event stream passes through nginx as events commit.
+    let streaming = reqwest::Client::new();
+    let mut live = streaming.get(format!("{gw}/v1/events/stream?after={position}")).send().await.unwrap();
+    assert_eq!((live.status(), upstream_of(&live)), (StatusCode::OK, command.clone()), "GET /v1/events/stream");
+    let mut seen = String::new();
+    let next = async |live: &mut reqwest::Response, seen: &mut String| {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), live.chunk()).await;
+        let chunk = chunk.expect("the stream went quiet").unwrap().expect("the stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    };
+    while !seen.contains("caught_up") {
+        next(&mut live, &mut seen).await;
+    }
+    let streamed: Value = http
+        .post(format!("{gw}/v1/profiles"))
+        .json(&json!({"handle": "streamed", "display_name": "S", "email": "s@example.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let streamed_id = streamed["profile"]["id"].as_str().unwrap().to_owned();
+    while !seen.contains(&streamed_id) {
+        next(&mut live, &mut seen).await;
+    }
+    drop(live);
+
     // The services' own metrics agree: the writes reached the command-service only, the
     // reads reached both query instances.
     let patch_route = ["route=\"/v1/profiles/{id}\"", "method=\"PATCH\""];
