@@ -20,6 +20,10 @@ pub struct Endpoints {
     pub brokers: String,
     pub logs: PathBuf,
     pub nginx_logs: PathBuf,
+    /// The command-service's analytics backfill token (`ingest.admin_token`) of this run;
+    /// kept in memory only, never in `stack.json`.
+    #[serde(skip)]
+    pub ingest_admin_token: String,
 }
 
 impl Endpoints {

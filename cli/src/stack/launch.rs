@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rand::Rng;
 use tally_devstack::{
     Broker, BrokerOptions, GatewayPorts, Nginx, NginxOptions, PgCluster, PgOptions, ProcessStamp, Readiness, Service,
     ServiceSpec, free_port,
@@ -153,7 +154,10 @@ impl Stack {
         step("kafka replay", kafka_replay::rewind(&write_url, &read_url), Clone::clone).await?;
 
         let command_port = pick(cfg.ports.command)?;
-        self.spawn(cfg, "command-service", services::command(&write_url, &brokers, command_port), command_port).await?;
+        // A new one at every start, never written anywhere: only this process seeds.
+        let admin_token: String = rand::rng().sample_iter(rand::distr::Alphanumeric).take(32).map(char::from).collect();
+        let env = services::command(&write_url, &brokers, command_port, &admin_token);
+        self.spawn(cfg, "command-service", env, command_port).await?;
         let projector_port = pick(cfg.ports.projector)?;
         self.spawn(
             cfg,
@@ -202,6 +206,7 @@ impl Stack {
             brokers,
             logs: state.logs(),
             nginx_logs: state.nginx().join("logs"),
+            ingest_admin_token: admin_token,
         };
         self.record.endpoints = Some(endpoints.clone());
         state.write_stack(&self.record)?;

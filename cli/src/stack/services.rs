@@ -16,12 +16,17 @@ fn server(port: u16) -> [(&'static str, String); 2] {
     [("TALLY_SERVER__HOST", "127.0.0.1".to_owned()), ("TALLY_SERVER__PORT", port.to_string())]
 }
 
-/// The command-service with its relay publishing to `brokers`.
-pub fn command(write_url: &str, brokers: &str, port: u16) -> Env {
+/// The command-service with its relay publishing to `brokers`. nginx, on loopback, is its
+/// trusted proxy (the visitor address comes from `X-Forwarded-For`); `admin_token` enables
+/// the analytics backfill the demo seeder uses. Settings a command-service without the
+/// analytics API does not know are ignored by it.
+pub fn command(write_url: &str, brokers: &str, port: u16, admin_token: &str) -> Env {
     let mut vars = vec![
         ("TALLY_DATABASE__URL", write_url.to_owned()),
         ("TALLY_KAFKA__BROKERS", brokers.to_owned()),
         ("TALLY_KAFKA__TOPIC_PARTITIONS", super::launch::TOPIC_PARTITIONS.to_string()),
+        ("TALLY_INGEST__TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+        ("TALLY_INGEST__ADMIN_TOKEN", admin_token.to_owned()),
     ];
     vars.extend(server(port));
     Env { binary: "command-service", args: &["serve"], vars }

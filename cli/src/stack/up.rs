@@ -100,7 +100,13 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
         .await
         {
             Ok(seeded) => {
-                match step("demo traffic", seed::traffic(&endpoints.grpc, &seeded.sites), Clone::clone).await {
+                match step(
+                    "demo traffic",
+                    seed::traffic(&endpoints.http, &endpoints.ingest_admin_token, &seeded.sites),
+                    Clone::clone,
+                )
+                .await
+                {
                     Ok(_) => {}
                     Err(e) => note(format!("demo traffic not seeded: {e:#}")),
                 }

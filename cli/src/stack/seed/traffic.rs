@@ -1,19 +1,20 @@
 //! A few days of plausible analytics traffic for the demo sites, recorded through the
-//! public ingest API (`tally.v1.CommandService/RecordEvents`, through the gateway).
+//! ingest API's backfill (`POST /v1/import/events`, through the gateway): live ingest
+//! (`RecordEvents`, `POST /v1/events`) refuses timestamps more than a bounded skew old,
+//! backfill takes original timestamps from an admin-token holder — here the launcher,
+//! which gives the command-service a fresh token at each start.
 //!
 //! Deterministic per site and day (seeded RNG, stable `client_event_id`s), so a second
 //! `tally up` the same day records nothing twice: the service reports duplicates. A
-//! command-service without the ingest API (UNIMPLEMENTED) is skipped with a note; no
-//! data is ever written behind the API's back.
-
-use std::collections::HashMap;
+//! command-service without the ingest API (404) is skipped with a note; no data is ever
+//! written behind the API's back.
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Duration as Days, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tally_proto::v1::{AnalyticsEventInput, RecordEventsRequest, command_service_client::CommandServiceClient};
-use tonic::Code;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
 
 /// Days of history, today included.
 const DAYS: i64 = 4;
@@ -62,39 +63,44 @@ const AGENTS: &[(&str, u32, u32)] = &[
 /// Relative traffic per hour of the (UTC) day: quiet nights, busy afternoons.
 const HOURLY: [u32; 24] = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 10, 11, 11, 10, 9, 8, 7, 6, 5, 4, 3];
 
-/// Records the traffic for every `(domain, site id)` through the gRPC gateway at `grpc`.
-pub async fn traffic(grpc: &str, sites: &[(String, String)]) -> Result<String> {
-    let mut client =
-        CommandServiceClient::connect(grpc.to_owned()).await.with_context(|| format!("connect to {grpc}"))?;
+/// The backfill takes at most this many lines per request.
+const BATCH: usize = 1000;
+
+/// Records the traffic for every `(domain, site id)` through the REST gateway at `http`.
+pub async fn traffic(http: &str, admin_token: &str, sites: &[(String, String)]) -> Result<String> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
+    let url = format!("{http}/v1/import/events");
     let now = Utc::now();
-    let mut totals = Totals::default();
-    for (domain, site_id) in sites {
+    let mut lines = Vec::new();
+    for (domain, _) in sites {
         for back in (0..DAYS).rev() {
-            let day = now.date_naive() - Days::days(back);
-            let events = day_of_traffic(domain, day, now);
-            if events.is_empty() {
-                continue;
+            lines.extend(day_of_traffic(domain, now.date_naive() - Days::days(back), now));
+        }
+    }
+    let mut totals = Totals::default();
+    for batch in lines.chunks(BATCH) {
+        let resp = client
+            .post(&url)
+            .bearer_auth(admin_token)
+            .json(&json!({ "lines": batch }))
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        match status {
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {
+                return Ok(format!("skipped: this command-service has no ingest API yet ({status} from {url})"));
             }
-            totals.sent += events.len();
-            let request = RecordEventsRequest { site_id: site_id.clone(), domain: String::new(), events };
-            let response = match client.record_events(request).await {
-                Ok(r) => r.into_inner(),
-                Err(status) if matches!(status.code(), Code::Unimplemented | Code::NotFound) => {
-                    return Ok(format!(
-                        "skipped: this command-service does not serve RecordEvents yet ({})",
-                        status.message()
-                    ));
-                }
-                Err(status) => anyhow::bail!("RecordEvents for {domain} on {day}: {status}"),
-            };
-            totals.add(&response);
+            s if !s.is_success() => anyhow::bail!("POST {url}: {status} {body}"),
+            _ => totals.add(&body, batch.len()),
         }
     }
     Ok(totals.summary(sites.len()))
 }
 
-/// One site's events for one day, up to `now`.
-fn day_of_traffic(domain: &str, day: NaiveDate, now: DateTime<Utc>) -> Vec<AnalyticsEventInput> {
+/// One site's events for one day, up to `now`, in time order.
+fn day_of_traffic(domain: &str, day: NaiveDate, now: DateTime<Utc>) -> Vec<Value> {
     let mut rng = StdRng::seed_from_u64(seed(domain, day));
     let visitors = rng.random_range(60..140);
     let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
@@ -108,51 +114,54 @@ fn day_of_traffic(domain: &str, day: NaiveDate, now: DateTime<Utc>) -> Vec<Analy
         let utm = (referrer.is_empty() && rng.random_bool(0.15)).then_some(("newsletter", "email"));
         let pageviews = 1 + rng.random_range(0..4) * rng.random_range(0..2);
         for n in 0..pageviews {
-            if at > now {
-                break;
-            }
             let path = pick(&mut rng, PAGES);
-            let mut event = AnalyticsEventInput {
-                client_event_id: format!("demo-{domain}-{day}-{visitor}-{n}"),
-                name: "pageview".to_owned(),
-                url: format!("https://{domain}{path}"),
-                referrer: if n == 0 { referrer.to_owned() } else { format!("https://{domain}/") },
-                screen_width: width,
-                timestamp: Some(prost_types::Timestamp { seconds: at.timestamp(), nanos: 0 }),
-                ip: ip.clone(),
-                user_agent: agent.to_owned(),
-                ..Default::default()
+            // Campaign parameters ride in the URL, as a tracker would see them.
+            let query = match (n, utm) {
+                (0, Some((source, medium))) => {
+                    format!("?utm_source={source}&utm_medium={medium}&utm_campaign={}-digest", day.format("%Y-%m"))
+                }
+                _ => String::new(),
             };
-            if let (0, Some((source, medium))) = (n, utm) {
-                event.utm_source = source.to_owned();
-                event.utm_medium = medium.to_owned();
-                event.utm_campaign = format!("{}-digest", day.format("%Y-%m"));
-            }
-            events.push(event);
+            events.push((
+                at,
+                json!({
+                    "client_event_id": format!("demo-{domain}-{day}-{visitor}-{n}"),
+                    "timestamp": at.to_rfc3339(),
+                    "domain": domain,
+                    "name": "pageview",
+                    "url": format!("https://{domain}{path}{query}"),
+                    "referrer": if n == 0 { referrer.to_owned() } else { format!("https://{domain}/") },
+                    "ip": ip,
+                    "user_agent": agent,
+                    "screen_width": width,
+                }),
+            ));
             if path == "/pricing" && rng.random_bool(0.3) {
                 let signup_at = at + Days::seconds(rng.random_range(20..200));
-                if signup_at <= now {
-                    events.push(AnalyticsEventInput {
-                        client_event_id: format!("demo-{domain}-{day}-{visitor}-{n}-signup"),
-                        name: "signup".to_owned(),
-                        url: format!("https://{domain}/pricing"),
-                        screen_width: width,
-                        props: HashMap::from([(
-                            "plan".to_owned(),
-                            pick(&mut rng, &[("free", 3), ("pro", 1)]).to_owned(),
-                        )]),
-                        timestamp: Some(prost_types::Timestamp { seconds: signup_at.timestamp(), nanos: 0 }),
-                        ip: ip.clone(),
-                        user_agent: agent.to_owned(),
-                        ..Default::default()
-                    });
-                }
+                events.push((
+                    signup_at,
+                    json!({
+                        "client_event_id": format!("demo-{domain}-{day}-{visitor}-{n}-signup"),
+                        "timestamp": signup_at.to_rfc3339(),
+                        "domain": domain,
+                        "name": "signup",
+                        "url": format!("https://{domain}/pricing"),
+                        "referrer": "",
+                        "ip": ip,
+                        "user_agent": agent,
+                        "screen_width": width,
+                        "props": { "plan": pick(&mut rng, &[("free", 3), ("pro", 1)]) },
+                    }),
+                ));
             }
             at += Days::seconds(rng.random_range(15..240));
         }
     }
-    events.sort_by_key(|e| e.timestamp.map(|t| t.seconds));
-    events
+    // The whole day is drawn before cutting at `now`, so the same event keeps the same
+    // id (and content) whenever the day is seeded again.
+    events.retain(|(at, _)| *at <= now);
+    events.sort_by_key(|(at, _)| *at);
+    events.into_iter().map(|(_, event)| event).collect()
 }
 
 fn seed(domain: &str, day: NaiveDate) -> u64 {
@@ -197,7 +206,7 @@ fn pick_hour(rng: &mut StdRng) -> u32 {
         }
         roll -= weight;
     }
-    Utc::now().hour()
+    23
 }
 
 #[derive(Default)]
@@ -211,14 +220,20 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, r: &tally_proto::v1::RecordEventsResponse) {
-        self.accepted += u64::from(r.accepted);
-        self.rejected += u64::from(r.rejected);
-        self.bots += u64::from(r.dropped_bots);
-        self.duplicates += r.outcomes.iter().filter(|o| o.duplicate).count() as u64;
+    /// Adds one backfill answer (`RecordEventsResponse` in JSON) for `sent` lines.
+    fn add(&mut self, r: &Value, sent: usize) {
+        let count = |k: &str| r[k].as_u64().unwrap_or(0);
+        self.sent += sent;
+        self.accepted += count("accepted");
+        self.rejected += count("rejected");
+        self.bots += count("dropped_bots");
+        let outcomes = r["outcomes"].as_array().map(Vec::as_slice).unwrap_or_default();
+        self.duplicates += outcomes.iter().filter(|o| o["duplicate"] == true).count() as u64;
         if self.first_problem.is_none() {
             self.first_problem =
-                r.outcomes.iter().flat_map(|o| &o.violations).next().map(|v| format!("{}: {}", v.field, v.description));
+                outcomes.iter().filter_map(|o| o["violations"].as_array()?.first().cloned()).next().map(|v| {
+                    format!("{}: {}", v["field"].as_str().unwrap_or("?"), v["description"].as_str().unwrap_or("?"))
+                });
         }
     }
 
