@@ -103,16 +103,19 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
                 match step(
                     "demo traffic",
                     seed::traffic(&endpoints.http, &endpoints.ingest_admin_token, &seeded.sites),
-                    Clone::clone,
+                    seed::Traffic::summary,
                 )
                 .await
                 {
                     Ok(_) => {}
                     Err(e) => note(format!("demo traffic not seeded: {e:#}")),
                 }
-                if let Err(e) =
-                    step("demo data readable through the gateway", seed::await_readable(&endpoints.http), Clone::clone)
-                        .await
+                if let Err(e) = step(
+                    "demo data readable through the gateway",
+                    seed::await_readable(&endpoints.http, seeded.position),
+                    Clone::clone,
+                )
+                .await
                 {
                     note(format!("{e:#}"));
                 }

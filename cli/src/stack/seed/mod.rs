@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::state::StateDir;
 
 mod traffic;
-pub use traffic::traffic;
+pub use traffic::{Traffic, traffic};
 
 /// What [`profiles_and_sites`] did.
 #[derive(Debug, Clone)]
@@ -23,6 +23,9 @@ pub struct Seeded {
     pub summary: String,
     /// `(domain, site id)` of every demo site.
     pub sites: Vec<(String, String)>,
+    /// The highest global position the seeding commands answered with: a read with this
+    /// as its minimum position sees all of the demo data.
+    pub position: u64,
 }
 
 struct SeedProfile {
@@ -109,17 +112,19 @@ pub async fn profiles_and_sites(base: &str, state: &StateDir) -> Result<Seeded> 
     Ok(Seeded {
         summary: format!("{} profiles, {} sites ({} already present)", PROFILES.len(), SITES.len(), tally.conflicts),
         sites,
+        position: tally.position,
     })
 }
 
-/// Waits (bounded) until the demo profile `ada` can be read back through the gateway: the
-/// whole loop (command → relay → broker → projector → read DB → replica → query) works.
-pub async fn await_readable(base: &str) -> Result<String> {
+/// Waits (bounded) until the demo data up to `position` can be read back through the
+/// gateway: the whole loop (command → relay → broker → projector → read DB → replica →
+/// query) works.
+pub async fn await_readable(base: &str, position: u64) -> Result<String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
     let url = format!("{base}/v1/profiles/by-handle/ada");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let resp = http.get(&url).send().await;
+        let resp = http.get(&url).header("X-Min-Position", position.to_string()).send().await;
         if let Ok(resp) = &resp
             && resp.status().is_success()
         {
@@ -151,6 +156,7 @@ async fn post(http: &reqwest::Client, url: &str, key: &str, body: &Value) -> Res
 struct Outcomes {
     conflicts: usize,
     failed: Vec<String>,
+    position: u64,
 }
 
 impl Outcomes {
@@ -164,7 +170,11 @@ impl Outcomes {
             self.failed.push(format!("POST {url}: {status} {}", one_line(&body)));
             return None;
         }
-        let id = serde_json::from_str(&body).ok().and_then(|v: Value| find_id(&v, kind));
+        let parsed: Option<Value> = serde_json::from_str(&body).ok();
+        if let Some(position) = parsed.as_ref().and_then(|v| v["result"]["global_position"].as_u64()) {
+            self.position = self.position.max(position);
+        }
+        let id = parsed.and_then(|v| find_id(&v, kind));
         if id.is_none() {
             self.failed.push(format!("POST {url}: no id in response {}", one_line(&body)));
         }

@@ -67,7 +67,7 @@ const HOURLY: [u32; 24] = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 10, 11, 11, 
 const BATCH: usize = 1000;
 
 /// Records the traffic for every `(domain, site id)` through the REST gateway at `http`.
-pub async fn traffic(http: &str, admin_token: &str, sites: &[(String, String)]) -> Result<String> {
+pub async fn traffic(http: &str, admin_token: &str, sites: &[(String, String)]) -> Result<Traffic> {
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?;
     let url = format!("{http}/v1/import/events");
     let now = Utc::now();
@@ -77,7 +77,7 @@ pub async fn traffic(http: &str, admin_token: &str, sites: &[(String, String)]) 
             lines.extend(day_of_traffic(domain, now.date_naive() - Days::days(back), now));
         }
     }
-    let mut totals = Totals::default();
+    let mut totals = Traffic { sites: sites.len(), ..Traffic::default() };
     for batch in lines.chunks(BATCH) {
         let resp = client
             .post(&url)
@@ -90,13 +90,14 @@ pub async fn traffic(http: &str, admin_token: &str, sites: &[(String, String)]) 
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         match status {
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {
-                return Ok(format!("skipped: this command-service has no ingest API yet ({status} from {url})"));
+                totals.skipped = Some(format!("this command-service has no ingest API yet ({status} from {url})"));
+                return Ok(totals);
             }
             s if !s.is_success() => anyhow::bail!("POST {url}: {status} {body}"),
             _ => totals.add(&body, batch.len()),
         }
     }
-    Ok(totals.summary(sites.len()))
+    Ok(totals)
 }
 
 /// One site's events for one day, up to `now`, in time order.
@@ -209,17 +210,23 @@ fn pick_hour(rng: &mut StdRng) -> u32 {
     23
 }
 
-#[derive(Default)]
-struct Totals {
-    sent: usize,
-    accepted: u64,
-    duplicates: u64,
-    rejected: u64,
-    bots: u64,
-    first_problem: Option<String>,
+/// What [`traffic`] did.
+#[derive(Debug, Default, Clone)]
+pub struct Traffic {
+    /// Why nothing was sent, when the service has no ingest API.
+    pub skipped: Option<String>,
+    pub sites: usize,
+    pub sent: usize,
+    /// Recorded now or earlier (duplicates included).
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub bots: u64,
+    /// The first rejection's field and reason.
+    pub first_problem: Option<String>,
 }
 
-impl Totals {
+impl Traffic {
     /// Adds one backfill answer (`RecordEventsResponse` in JSON) for `sent` lines.
     fn add(&mut self, r: &Value, sent: usize) {
         let count = |k: &str| r[k].as_u64().unwrap_or(0);
@@ -237,10 +244,14 @@ impl Totals {
         }
     }
 
-    fn summary(&self, sites: usize) -> String {
+    /// One line for the progress output.
+    pub fn summary(&self) -> String {
+        if let Some(why) = &self.skipped {
+            return format!("skipped: {why}");
+        }
         let mut text = format!(
-            "{} events over {DAYS} days for {sites} sites: {} accepted ({} already recorded), {} rejected, {} bots",
-            self.sent, self.accepted, self.duplicates, self.rejected, self.bots
+            "{} events over {DAYS} days for {} sites: {} accepted ({} already recorded), {} rejected, {} bots",
+            self.sent, self.sites, self.accepted, self.duplicates, self.rejected, self.bots
         );
         if let Some(problem) = &self.first_problem {
             text.push_str(&format!("; first rejection: {problem}"));
