@@ -7,7 +7,6 @@
 //! query-services on the replica, and nginx in front.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rand::Rng;
@@ -17,9 +16,9 @@ use tally_devstack::{
 };
 
 use super::endpoints::Endpoints;
-use super::kafka_replay;
 use super::services::{self, READ_DB, WRITE_DB};
 use super::state::{ServiceEntry, StackFile, StateDir};
+use super::{health, kafka_replay};
 use crate::ui::{note, step};
 
 /// Ports of every part; 0 picks a free one at start (tests).
@@ -166,6 +165,8 @@ impl Stack {
             projector_port,
         )
         .await?;
+        // The query-services read the replica: it must have the projector's migrations first.
+        step("read replica caught up", health::await_replica(&read_url, &replica_url), Clone::clone).await?;
         let mut query_ports = [0; 2];
         for (i, port) in query_ports.iter_mut().enumerate() {
             *port = pick(cfg.ports.query[i])?;
@@ -192,8 +193,10 @@ impl Stack {
         let nginx_pid = nginx.service().pid();
         self.track(Some(nginx_pid), "nginx", Some(format!("{http}/healthz")), access_log);
 
-        step("health through the gateway", check_gateway(http.clone()), |n: &usize| format!("{n} upstreams ready"))
-            .await?;
+        step("health through the gateway", health::check_gateway(http.clone()), |n: &usize| {
+            format!("{n} upstreams ready")
+        })
+        .await?;
         let endpoints = Endpoints {
             http,
             grpc,
@@ -354,17 +357,4 @@ async fn start_broker(port: u16, log: PathBuf) -> Result<Broker> {
         anyhow::bail!("tansu exited while creating topics ({status})");
     }
     Ok(broker)
-}
-
-/// Every upstream answers `/readyz` through nginx (so routing, not just the processes,
-/// works). Returns how many were checked.
-async fn check_gateway(http: String) -> Result<usize> {
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let paths = ["/-/command/readyz", "/-/query-1/readyz", "/-/query-2/readyz", "/-/projector/readyz"];
-    for path in paths {
-        let url = format!("{http}{path}");
-        let resp = client.get(&url).send().await.with_context(|| format!("GET {url}"))?;
-        anyhow::ensure!(resp.status().is_success(), "GET {url}: {}", resp.status());
-    }
-    Ok(paths.len())
 }

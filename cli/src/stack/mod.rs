@@ -2,6 +2,7 @@
 //! they (and the end-to-end tests) share.
 
 mod endpoints;
+mod health;
 mod kafka_replay;
 mod launch;
 mod ops;
