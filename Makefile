@@ -10,8 +10,9 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 ## Local stack: release build, then `tally up` in the foreground (Ctrl-C stops it).
+## Flags go in UP_ARGS, e.g. `make up UP_ARGS=--no-seed` (see `tally up --help`).
 up: build-release
-	target/release/tally up
+	target/release/tally up $(UP_ARGS)
 
 down:
 	@$(tally) down

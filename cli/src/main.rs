@@ -2,12 +2,8 @@
 //! developer chores. Later subcommands (benchmarks, admin) plug in here.
 #![forbid(unsafe_code)]
 
-mod stack;
-mod ui;
-
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
+use tally_cli::{StateArgs, grpc, stack};
 
 #[derive(Debug, Parser)]
 #[command(name = "tally", version, about = "Tally developer and operator tool")]
@@ -18,8 +14,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start the local stack (Postgres + services) in the foreground, seed demo data, and
-    /// stop everything on Ctrl-C.
+    /// Start the complete local stack (Postgres clusters, broker, services, nginx) in the
+    /// foreground, seed demo data, and stop everything on Ctrl-C.
     Up(stack::UpArgs),
     /// Stop a stack started by `tally up` (from any terminal).
     Down(StateArgs),
@@ -29,13 +25,9 @@ enum Command {
     Reset(StateArgs),
     /// Stop and remove ephemeral test clusters whose owning process is gone.
     ReapStale,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct StateArgs {
-    /// Where the stack keeps its database, logs and pids [default: <workspace>/.tally].
-    #[arg(long, env = "TALLY_STATE_DIR")]
-    state_dir: Option<PathBuf>,
+    /// Call the gRPC API (through the gateway of `tally up` by default).
+    #[command(subcommand)]
+    Grpc(grpc::GrpcCommand),
 }
 
 #[tokio::main]
@@ -57,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Down(args) => stack::down(&stack::StateDir::resolve(args.state_dir)?).await,
         Command::Status(args) => stack::status(&stack::StateDir::resolve(args.state_dir)?).await,
         Command::Reset(args) => stack::reset(&stack::StateDir::resolve(args.state_dir)?).await,
+        Command::Grpc(cmd) => grpc::run(cmd).await,
         Command::ReapStale => {
             let report = tally_devstack::reap_stale()?;
             if report.removed_dirs > 0 {

@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,7 +21,7 @@ where
         bar
     });
     if bar.is_none() {
-        eprintln!("… {label}");
+        line(format_args!("… {label}"));
     }
     let result = work.await;
     let elapsed = format!("{:.1}s", started.elapsed().as_secs_f64());
@@ -31,12 +31,18 @@ where
     };
     match bar {
         Some(bar) => bar.finish_with_message(line),
-        None => eprintln!("{line}"),
+        None => self::line(format_args!("{line}")),
     }
     result
 }
 
 /// A one-line notice on stderr, in the same style as steps.
 pub fn note(text: impl Display) {
-    eprintln!("• {text}");
+    line(format_args!("• {text}"));
+}
+
+/// One line on stderr. Unlike `eprintln!`, a closed stderr (say, `tally up | tee` where
+/// Ctrl-C also stopped `tee`) is ignored instead of panicking in the middle of a shutdown.
+fn line(text: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -34,11 +34,13 @@ pub struct BrokerOptions {
     /// A fixed port, e.g. to bring a broker "back" where clients expect it after a
     /// failure test killed the previous one; default: a free one.
     pub port: Option<u16>,
+    /// The broker's log; default: under `<target>/test-logs/`.
+    pub log_path: Option<PathBuf>,
 }
 
 impl Default for BrokerOptions {
     fn default() -> Self {
-        Self { binary: None, ready_timeout: Duration::from_secs(30), port: None }
+        Self { binary: None, ready_timeout: Duration::from_secs(30), port: None, log_path: None }
     }
 }
 
@@ -85,6 +87,7 @@ impl Broker {
             .map(OsString::from)
             .collect();
             spec.ready_timeout = opts.ready_timeout;
+            spec.log_path = opts.log_path.clone();
             match Service::spawn_spec(spec).await {
                 Ok(service) => {
                     return Ok(Self { service, binary, addr });
@@ -102,6 +105,16 @@ impl Broker {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The broker's process id.
+    pub fn pid(&self) -> i32 {
+        self.service.pid()
+    }
+
+    /// The broker's log file.
+    pub fn log_path(&self) -> &Path {
+        self.service.log_path()
     }
 
     /// The broker's process, e.g. for its log or to kill it in a failure test.

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::services::SERVICES;
 use super::state::StateDir;
 use crate::ui::{note, step};
 
@@ -14,12 +13,13 @@ pub async fn down(state: &StateDir) -> Result<()> {
     if let Some(owner) = state.live_supervisor() {
         let gone = step(
             "stopping tally up",
-            async { Ok(tokio::task::spawn_blocking(move || owner.terminate(Duration::from_secs(60))).await?) },
+            async { Ok(tokio::task::spawn_blocking(move || owner.terminate(Duration::from_secs(90))).await?) },
             |_| format!("pid {}", owner.pid),
         )
         .await?;
         anyhow::ensure!(gone, "pid {} did not exit", owner.pid);
     }
+    // What a killed supervisor left running, newest first (nginx before the services).
     let stack = state.read_stack();
     for svc in stack.services.iter().rev() {
         let stamp = svc.stamp();
@@ -28,9 +28,10 @@ pub async fn down(state: &StateDir) -> Result<()> {
             note(format!("stopped orphaned {} (pid {})", svc.name, svc.pid));
         }
     }
-    let pg_dir = state.pg();
-    if tokio::task::spawn_blocking(move || tally_devstack::stop_cluster_at(&pg_dir)).await?? {
-        note("stopped orphaned postgres");
+    for (label, dir) in state.clusters() {
+        if tokio::task::spawn_blocking(move || tally_devstack::stop_cluster_at(&dir)).await?? {
+            note(format!("stopped orphaned {label}"));
+        }
     }
     let _ = std::fs::remove_file(state.stack_file());
     let _ = std::fs::remove_file(state.supervisor_pid());
@@ -51,20 +52,24 @@ pub async fn reset(state: &StateDir) -> Result<()> {
 pub async fn status(state: &StateDir) -> Result<()> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     match state.live_supervisor() {
-        Some(owner) => println!("{:<18} running (pid {})", "tally up", owner.pid),
-        None => println!("{:<18} not running", "tally up"),
+        Some(owner) => println!("{:<24} running (pid {})", "tally up", owner.pid),
+        None => println!("{:<24} not running", "tally up"),
     }
-    match tally_devstack::running_cluster_port(&state.pg()) {
-        Some(port) => println!("{:<18} running on 127.0.0.1:{port} ({})", "postgres", state.pg().display()),
-        None => println!("{:<18} stopped", "postgres"),
+    for (label, dir) in state.clusters().into_iter().rev() {
+        match tally_devstack::running_cluster_port(&dir) {
+            Some(port) => println!("{label:<24} running on 127.0.0.1:{port} ({})", dir.display()),
+            None => println!("{label:<24} stopped"),
+        }
     }
     let stack = state.read_stack();
-    for def in SERVICES {
-        let entry = stack.services.iter().find(|s| s.name == def.name && s.stamp().is_alive());
-        let Some(entry) = entry else {
-            println!("{:<18} stopped", def.name);
+    if stack.services.is_empty() {
+        println!("{:<24} none running", "services");
+    }
+    for entry in &stack.services {
+        if !entry.stamp().is_alive() {
+            println!("{:<24} stopped", entry.name);
             continue;
-        };
+        }
         let health = match &entry.ready_url {
             Some(url) => match http.get(url).send().await {
                 Ok(r) if r.status().is_success() => format!("ready ({url})"),
@@ -73,7 +78,10 @@ pub async fn status(state: &StateDir) -> Result<()> {
             },
             None => "running".to_owned(),
         };
-        println!("{:<18} {health}, pid {}, log {}", def.name, entry.pid, entry.log.display());
+        println!("{:<24} {health}, pid {}, log {}", entry.name, entry.pid, entry.log.display());
+    }
+    if let Some(endpoints) = &stack.endpoints {
+        println!("\ngateway: REST {} · gRPC {}", endpoints.http, endpoints.grpc);
     }
     Ok(())
 }

@@ -1,38 +1,53 @@
-//! The table of what `tally up` runs. Adding a service (projector, query-service, broker,
-//! proxy) means adding a database and/or a row here, not new control flow.
+//! How each Tally service of the stack is configured (`TALLY_*` environment).
 
-use tally_devstack::PgCluster;
+/// The write database (event store) on the write cluster.
+pub const WRITE_DB: &str = "tally_write";
+/// The read database on the read cluster (and, replicated, on its replica).
+pub const READ_DB: &str = "tally_read";
 
-/// Databases created (if missing) before any service starts.
-pub const DATABASES: &[&str] = &["tally_write"];
-
-/// Values services are configured from.
-pub struct Ctx<'a> {
-    pub pg: &'a PgCluster,
-    pub http_port: u16,
-}
-
-/// One supervised process of the stack, started in table order and stopped in reverse.
-pub struct ServiceDef {
-    pub name: &'static str,
-    /// A workspace binary, looked up next to the `tally` executable (or in `--bin-dir`).
+/// One service's command line and environment.
+pub struct Env {
     pub binary: &'static str,
     pub args: &'static [&'static str],
-    pub env: fn(&Ctx) -> Vec<(&'static str, String)>,
-    /// Readiness URL (HTTP 2xx); `None` = ready once started.
-    pub ready_url: fn(&Ctx) -> Option<String>,
+    pub vars: Vec<(&'static str, String)>,
 }
 
-pub const SERVICES: &[ServiceDef] = &[ServiceDef {
-    name: "command-service",
-    binary: "command-service",
-    args: &["serve"],
-    env: |ctx| {
-        vec![
-            ("TALLY_DATABASE__URL", ctx.pg.url("tally_write")),
-            ("TALLY_SERVER__HOST", "127.0.0.1".to_owned()),
-            ("TALLY_SERVER__PORT", ctx.http_port.to_string()),
-        ]
-    },
-    ready_url: |ctx| Some(format!("http://127.0.0.1:{}/readyz", ctx.http_port)),
-}];
+fn server(port: u16) -> [(&'static str, String); 2] {
+    [("TALLY_SERVER__HOST", "127.0.0.1".to_owned()), ("TALLY_SERVER__PORT", port.to_string())]
+}
+
+/// The command-service with its relay publishing to `brokers`. nginx, on loopback, is its
+/// trusted proxy (the visitor address comes from `X-Forwarded-For`); `admin_token` enables
+/// the analytics backfill the demo seeder uses. Settings a command-service without the
+/// analytics API does not know are ignored by it.
+pub fn command(write_url: &str, brokers: &str, port: u16, admin_token: &str) -> Env {
+    let mut vars = vec![
+        ("TALLY_DATABASE__URL", write_url.to_owned()),
+        ("TALLY_KAFKA__BROKERS", brokers.to_owned()),
+        ("TALLY_KAFKA__TOPIC_PARTITIONS", super::launch::TOPIC_PARTITIONS.to_string()),
+        ("TALLY_INGEST__TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+        ("TALLY_INGEST__ADMIN_TOKEN", admin_token.to_owned()),
+    ];
+    vars.extend(server(port));
+    Env { binary: "command-service", args: &["serve"], vars }
+}
+
+/// The projector in Kafka mode. Manual partition assignment: there is one projector, and a
+/// consumer group would take the broker ~20 s to form at every start.
+pub fn projector(read_url: &str, write_url: &str, brokers: &str, port: u16) -> Env {
+    let mut vars = vec![
+        ("TALLY_READ_DATABASE__URL", read_url.to_owned()),
+        ("TALLY_EVENT_STORE__URL", write_url.to_owned()),
+        ("TALLY_KAFKA__BROKERS", brokers.to_owned()),
+        ("TALLY_KAFKA__ASSIGNMENT", "manual".to_owned()),
+    ];
+    vars.extend(server(port));
+    Env { binary: "projector", args: &["run"], vars }
+}
+
+/// A query-service instance reading `read_url` (the replica).
+pub fn query(read_url: &str, port: u16) -> Env {
+    let mut vars = vec![("TALLY_DATABASE__URL", read_url.to_owned())];
+    vars.extend(server(port));
+    Env { binary: "query-service", args: &["serve"], vars }
+}

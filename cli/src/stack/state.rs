@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tally_devstack::ProcessStamp;
 
 /// Names `tally up` creates in the state directory; `reset` deletes nothing else.
-const KNOWN_ENTRIES: &[&str] = &["pg", "logs", "up.pid", "stack.json", "seed.json"];
+const KNOWN_ENTRIES: &[&str] = &["pg", "pg-read", "pg-replica", "nginx", "logs", "up.pid", "stack.json", "seed.json"];
 
 /// Paths inside the state directory.
 #[derive(Debug, Clone)]
@@ -17,6 +17,11 @@ pub struct StateDir {
 
 impl StateDir {
     /// `explicit`, else `.tally` at the root of the workspace we are in (or were built in).
+    /// A state directory at `root` (tests use a temp directory).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     pub fn resolve(explicit: Option<PathBuf>) -> Result<Self> {
         let root = match explicit {
             Some(dir) => dir,
@@ -28,8 +33,29 @@ impl StateDir {
     pub fn root(&self) -> &Path {
         &self.root
     }
+    /// The write cluster (named `pg` since the stack had only this one).
     pub fn pg(&self) -> PathBuf {
         self.root.join("pg")
+    }
+    /// The read cluster (the projector writes it).
+    pub fn pg_read(&self) -> PathBuf {
+        self.root.join("pg-read")
+    }
+    /// The streaming replica of the read cluster (the query-services read it).
+    pub fn pg_replica(&self) -> PathBuf {
+        self.root.join("pg-replica")
+    }
+    /// Every cluster, in the order they are stopped.
+    pub fn clusters(&self) -> [(&'static str, PathBuf); 3] {
+        [
+            ("postgres (read replica)", self.pg_replica()),
+            ("postgres (read)", self.pg_read()),
+            ("postgres (write)", self.pg()),
+        ]
+    }
+    /// nginx's prefix: rendered config, pid, logs, temp paths.
+    pub fn nginx(&self) -> PathBuf {
+        self.root.join("nginx")
     }
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
@@ -86,6 +112,8 @@ impl StateDir {
 pub struct StackFile {
     pub postgres_port: Option<u16>,
     pub services: Vec<ServiceEntry>,
+    /// What to tell users; written once everything is up.
+    pub endpoints: Option<super::Endpoints>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

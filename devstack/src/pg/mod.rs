@@ -15,7 +15,8 @@ use ctl::ServerUser;
 pub use reap::{ReapReport, reap_stale};
 pub(crate) use server::postmaster;
 use server::{
-    initdb, pg_ctl_start, pg_ctl_stop, port_was_taken, spawn_watchdog, take_over_from_dead_owner, write_settings,
+    basebackup, initdb, pg_ctl_start, pg_ctl_stop, point_replica_at, port_was_taken, spawn_watchdog,
+    take_over_from_dead_owner, write_settings,
 };
 pub use server::{running_cluster_port, stop_cluster_at};
 
@@ -42,6 +43,10 @@ pub struct PgOptions {
     /// More `postgresql.conf` lines as (name, value), e.g. to preload `pg_stat_statements`
     /// for a profile. Values are written as given: quote strings yourself.
     pub extra_settings: Vec<(String, String)>,
+    /// Make this cluster a streaming replica of the primary on this loopback port: a new
+    /// cluster is cloned with `pg_basebackup -R` instead of initdb (an existing one, which
+    /// keeps its `standby.signal`, simply starts again as a replica).
+    pub replica_of: Option<u16>,
 }
 
 impl Default for PgOptions {
@@ -53,6 +58,7 @@ impl Default for PgOptions {
             max_connections: 200,
             shared_buffers: "128MB".to_owned(),
             extra_settings: Vec::new(),
+            replica_of: None,
         }
     }
 }
@@ -119,7 +125,13 @@ impl PgCluster {
         ctl::chown(&base.join("run"), user, false)?;
         ctl::check_access(&base, user)?;
         if !reused {
-            initdb(&bin, &data, user, &base)?;
+            match opts.replica_of {
+                Some(primary) => basebackup(&bin, &data, primary, &opts, user, &base)?,
+                None => initdb(&bin, &data, user, &base)?,
+            }
+        }
+        if let Some(primary) = opts.replica_of {
+            point_replica_at(&data, primary, user)?;
         }
 
         let mut attempt = 0;

@@ -75,6 +75,39 @@ pub(super) fn initdb(bin: &Path, data: &Path, user: Option<ServerUser>, cwd: &Pa
     std::fs::write(&conf, text).ctx(|| format!("write {}", conf.display()))
 }
 
+/// Clones the primary on `primary_port` into `data` as a streaming replica: `-R` writes
+/// `standby.signal` and `primary_conninfo`, `-X stream` brings the WAL needed to start. The
+/// primary's `tally.conf` comes along and is rewritten with our port by `write_settings`.
+pub(super) fn basebackup(
+    bin: &Path,
+    data: &Path,
+    primary_port: u16,
+    opts: &PgOptions,
+    user: Option<ServerUser>,
+    cwd: &Path,
+) -> Result<()> {
+    let mut cmd = ctl::command(&bin.join("pg_basebackup"), user, cwd);
+    cmd.arg("-D").arg(data).args(["-h", "127.0.0.1", "-p", &primary_port.to_string(), "-U", SUPERUSER]);
+    cmd.args(["-R", "-X", "stream", "-c", "fast"]);
+    if !opts.durable {
+        cmd.arg("--no-sync");
+    }
+    ctl::run(&mut cmd).map(drop)
+}
+
+/// Points a replica at its primary's current port. `pg_basebackup -R` wrote the port of the
+/// day into `postgresql.auto.conf` (which overrides our `tally.conf`), and a primary on a
+/// free port moves at each start.
+pub(super) fn point_replica_at(data: &Path, primary_port: u16, user: Option<ServerUser>) -> Result<()> {
+    let path = data.join("postgresql.auto.conf");
+    let text = std::fs::read_to_string(&path).ctx(|| format!("read {}", path.display()))?;
+    let mut kept: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("primary_conninfo")).collect();
+    let conninfo = format!("primary_conninfo = 'host=127.0.0.1 port={primary_port} user={SUPERUSER}'");
+    kept.push(&conninfo);
+    std::fs::write(&path, kept.join("\n") + "\n").ctx(|| format!("write {}", path.display()))?;
+    ctl::chown(&path, user, false)
+}
+
 pub(super) fn write_settings(
     data: &Path,
     base: &Path,

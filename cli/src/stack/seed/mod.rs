@@ -1,4 +1,5 @@
-//! Demo data for a fresh stack, sent through the public REST API.
+//! Demo data for a fresh stack, sent through the gateway like any client's requests:
+//! profiles and sites over REST, analytics traffic over gRPC ([`traffic`]).
 //!
 //! Every request carries a fixed `Idempotency-Key`, so running `tally up` again creates
 //! nothing new: the service replays the first result. A 409 (say, the handle is taken
@@ -12,6 +13,20 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::state::StateDir;
+
+mod traffic;
+pub use traffic::{Traffic, traffic};
+
+/// What [`profiles_and_sites`] did.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub summary: String,
+    /// `(domain, site id)` of every demo site.
+    pub sites: Vec<(String, String)>,
+    /// The highest global position the seeding commands answered with: a read with this
+    /// as its minimum position sees all of the demo data.
+    pub position: u64,
+}
 
 struct SeedProfile {
     handle: &'static str,
@@ -48,8 +63,8 @@ const SITES: &[SeedSite] = &[
     SeedSite { domain: "grace.example.com", name: "Grace's Log", time_zone: "America/New_York", owner: "grace" },
 ];
 
-/// Seeds demo data into the command service at `base` and returns a one-line summary.
-pub async fn run(base: &str, state: &StateDir) -> Result<String> {
+/// Seeds demo profiles and sites through the REST API at `base`.
+pub async fn profiles_and_sites(base: &str, state: &StateDir) -> Result<Seeded> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     // Ids from earlier runs: a 409 carries no id, but a site still needs its owner's.
     let mut ids: BTreeMap<String, String> =
@@ -90,7 +105,44 @@ pub async fn run(base: &str, state: &StateDir) -> Result<String> {
     std::fs::write(state.seed_file(), serde_json::to_vec_pretty(&ids)?)
         .with_context(|| format!("write {}", state.seed_file().display()))?;
     anyhow::ensure!(tally.failed.is_empty(), "some demo data was rejected:\n  {}", tally.failed.join("\n  "));
-    Ok(format!("{} profiles, {} sites ({} already present)", PROFILES.len(), SITES.len(), tally.conflicts))
+    let sites = SITES
+        .iter()
+        .filter_map(|s| Some((s.domain.to_owned(), ids.get(&format!("site:{}", s.domain))?.clone())))
+        .collect();
+    Ok(Seeded {
+        summary: format!("{} profiles, {} sites ({} already present)", PROFILES.len(), SITES.len(), tally.conflicts),
+        sites,
+        position: tally.position,
+    })
+}
+
+/// Waits (bounded) until the demo data up to `position` can be read back through the
+/// gateway: the whole loop (command → relay → broker → projector → read DB → replica →
+/// query) works.
+pub async fn await_readable(base: &str, position: u64) -> Result<String> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let url = format!("{base}/v1/profiles/by-handle/ada");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let resp = http.get(&url).header("X-Min-Position", position.to_string()).send().await;
+        if let Ok(resp) = &resp
+            && resp.status().is_success()
+        {
+            let by = resp.headers().get("x-upstream").and_then(|v| v.to_str().ok()).unwrap_or("?");
+            return Ok(format!("GET /v1/profiles/by-handle/ada answered by {by}"));
+        }
+        if std::time::Instant::now() >= deadline {
+            let status = resp.map(|r| r.status().to_string()).unwrap_or_else(|e| e.to_string());
+            anyhow::bail!("demo profile not readable at {url} after 30 s (last answer: {status})");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A handle no earlier run has taken, for the printed "create a profile" example.
+pub fn fresh_handle() -> String {
+    let suffix: String = (0..5).map(|_| (b'a' + rand::random_range(0..26u8)) as char).collect();
+    format!("hedy_{suffix}")
 }
 
 async fn post(http: &reqwest::Client, url: &str, key: &str, body: &Value) -> Result<(String, StatusCode, String)> {
@@ -104,6 +156,7 @@ async fn post(http: &reqwest::Client, url: &str, key: &str, body: &Value) -> Res
 struct Outcomes {
     conflicts: usize,
     failed: Vec<String>,
+    position: u64,
 }
 
 impl Outcomes {
@@ -117,7 +170,11 @@ impl Outcomes {
             self.failed.push(format!("POST {url}: {status} {}", one_line(&body)));
             return None;
         }
-        let id = serde_json::from_str(&body).ok().and_then(|v: Value| find_id(&v, kind));
+        let parsed: Option<Value> = serde_json::from_str(&body).ok();
+        if let Some(position) = parsed.as_ref().and_then(|v| v["result"]["global_position"].as_u64()) {
+            self.position = self.position.max(position);
+        }
+        let id = parsed.and_then(|v| find_id(&v, kind));
         if id.is_none() {
             self.failed.push(format!("POST {url}: no id in response {}", one_line(&body)));
         }
