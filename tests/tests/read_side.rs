@@ -292,6 +292,60 @@ async fn profile_flow(stack: &Stack) {
 async fn profiles_written_over_rest_and_grpc_are_readable_with_min_position() {
     let stack = stack(true).await;
     profile_flow(&stack).await;
+    group_offsets_in_kafka_follow_the_read_db(&stack).await;
+}
+
+/// Lag-based autoscalers (KEDA) read the consumer group's offsets from Kafka, not from the
+/// read DB: after its transactions the projector mirrors each partition's next offset there.
+async fn group_offsets_in_kafka_follow_the_read_db(stack: &Stack) {
+    use tally_streaming::rdkafka::{
+        ClientConfig, Offset, TopicPartitionList,
+        consumer::{BaseConsumer, Consumer},
+    };
+    let brokers = stack.brokers.clone().unwrap();
+    let db = read_db(&stack.read_url).await;
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let stored: BTreeMap<i32, i64> = db
+            .query("SELECT partition, next_offset FROM projector_offsets WHERE topic = $1", &[&TOPIC])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTITIONS as i32 {
+            tpl.add_partition(TOPIC, p);
+        }
+        let brokers = brokers.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer =
+                ClientConfig::new().set("bootstrap.servers", brokers).set("group.id", "tally-projector").create()?;
+            consumer.committed_offsets(tpl, Duration::from_secs(5))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let in_kafka: BTreeMap<i32, i64> = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect();
+        // Partitions nothing was consumed from have no committed offset yet.
+        let consumed: BTreeMap<i32, i64> = stored.into_iter().filter(|(_, o)| *o > 0).collect();
+        assert!(!consumed.is_empty(), "the projector consumed nothing");
+        if in_kafka == consumed {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Kafka's group offsets {in_kafka:?} never caught up with the read DB's {consumed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]

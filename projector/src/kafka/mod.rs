@@ -2,8 +2,11 @@
 //!
 //! Each batch (up to `batch.max_events` records, or `batch.max_wait_ms` after
 //! its first) is applied in one read-DB transaction together with the
-//! offsets it consumed; nothing is committed to Kafka. Watermark records
-//! only move a partition's `position`.
+//! offsets it consumed. Only after that commit are the same offsets also
+//! committed to Kafka, asynchronously and for information only: lag-based
+//! autoscalers (KEDA) and `kafka-consumer-groups` read the group's committed
+//! offsets, while the projector itself always resumes from the read DB.
+//! Watermark records only move a partition's `position`.
 //!
 //! Assignment: `manual` takes every partition of the configured topics at
 //! the stored offsets; `group` subscribes and lets the consumer group spread
@@ -19,8 +22,8 @@ use tally_streaming::{
     admin::partition_count,
     config::{ConsumerOptions, consumer_config},
     rdkafka::{
-        TopicPartitionList,
-        consumer::{Consumer, StreamConsumer},
+        Offset, TopicPartitionList,
+        consumer::{CommitMode, Consumer, StreamConsumer},
     },
 };
 use tokio_util::sync::CancellationToken;
@@ -106,6 +109,7 @@ pub async fn run(
             match applier.apply(&batch).await {
                 Ok(report) => {
                     tracing::debug!(?report, "batch applied");
+                    mirror_offsets(&consumer, &batch);
                     break;
                 }
                 Err(e) => {
@@ -160,6 +164,27 @@ async fn next_batch(
         }
     }
     Some(batch)
+}
+
+/// Tells Kafka how far the group got (the next offset per partition), so tools
+/// outside the read DB see the lag. Best effort: a failure only makes that
+/// view stale, never the projection, so it is logged and not retried.
+fn mirror_offsets(consumer: &Projector, batch: &[Message]) {
+    let mut next = std::collections::BTreeMap::new();
+    for m in batch {
+        let at = next.entry((m.source.topic.as_str(), m.source.partition)).or_insert(0);
+        *at = (*at).max(m.source.offset + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+            tracing::warn!(error = %e, topic, partition, "cannot build the offsets to mirror to Kafka");
+            return;
+        }
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        tracing::warn!(error = %e, "mirroring offsets to Kafka failed (the read DB has them)");
+    }
 }
 
 /// Every partition of `topics`, from the broker's metadata.
