@@ -32,6 +32,9 @@ pub struct ReadLoad {
     /// Seeded profiles 1..=profiles exist.
     pub profiles: u64,
     pub timeout: Duration,
+    /// Each task's interval between requests; `None` = closed loop at full speed. A paced
+    /// load checks availability without taking the CPU a measured job needs.
+    pub pace: Option<Duration>,
 }
 
 /// What the tasks measured together.
@@ -133,7 +136,15 @@ async fn drive(
 ) -> Outcome {
     let mut out = Outcome::default();
     let mut last_answer = Instant::now();
+    let mut pace = load.pace.map(|every| {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    });
     while !stop.load(Ordering::Relaxed) && Instant::now() < window.end {
+        if let Some(tick) = pace.as_mut() {
+            tick.tick().await;
+        }
         let n = rand::random_range(1..=load.profiles);
         let id = seed::profile_id(n).to_string();
         let started = Instant::now();

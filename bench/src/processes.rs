@@ -103,7 +103,8 @@ pub async fn projector(program: &Path, read_url: &str, write_url: &str, brokers:
 pub struct Rebuilt {
     /// From start to exit: migrations, replay, verification and the switch.
     pub wall_secs: f64,
-    /// The projector's own report: events replayed and its rate.
+    /// The projector's own report: events replayed, and its time and rate (replay,
+    /// verification and switch; without process start and migrations).
     pub events: u64,
     pub reported_secs: f64,
     pub reported_rate: f64,

@@ -1,14 +1,15 @@
 //! Logs and traces.
 //!
-//! Logs go to stdout (JSON in production, pretty for people). Traces are
-//! always *propagated* — an incoming `traceparent` reaches event metadata and
-//! Kafka headers even when nothing is exported — and are *exported* over OTLP
+//! Logs go to stdout (JSON in production, pretty for people), filtered by the
+//! log level. Traces are always *propagated* — an incoming `traceparent` reaches
+//! event metadata and Kafka headers even when nothing is exported and whatever
+//! the log level (info spans are kept for that) — and are *exported* over OTLP
 //! only when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
 //! variant) is set, so operators configure it like any other OTel program.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
-use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{EnvFilter, Layer as _, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::settings::{LogFormat, TelemetrySettings};
 
@@ -60,17 +61,26 @@ pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> Result<
     }
     let provider = provider.build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name));
+    // The log level filters the logs only. Spans feed propagation too: a request span
+    // disabled by `warn` logs would lose the caller's trace before it reaches the event
+    // metadata and the Kafka headers, so the trace layer keeps every info span.
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)).with_filter(LevelFilter::INFO);
 
     let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.log_level.clone());
     let filter = EnvFilter::try_new(&directive).map_err(|e| TelemetryError::Filter(directive, e.to_string()))?;
 
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let registry = tracing_subscriber::registry().with(otel);
     let installed = match settings.log_format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_filter(filter),
+            )
             .try_init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact()).try_init(),
+        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact().with_filter(filter)).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     tracing::info!(service = service_name, otlp_export = exporting, "telemetry initialised");

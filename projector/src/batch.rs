@@ -114,11 +114,14 @@ impl Applier {
         let mut report = BatchReport { version: active.version, ..BatchReport::default() };
         let mut letters = Vec::new();
         let mut to_project: Vec<(usize, Event)> = Vec::new();
+        // Each event's span lives until the batch commits, so its trace shows when the
+        // projection became durable, not just when the event was triaged.
+        let mut spans = Vec::with_capacity(messages.len());
         for (i, message) in messages.iter().enumerate() {
             let partition = (message.source.topic.clone(), message.source.partition);
             let position = message.position().and_then(|p| i64::try_from(p).ok());
-            let span = event_span(message);
-            let _entered = span.enter();
+            spans.push(event_span(message));
+            let _entered = spans[i].enter();
             match triage(message, active.applied_through, stored.get(&partition).copied().unwrap_or(0)) {
                 Triage::Project(event) => to_project.push((i, event)),
                 Triage::Skip => report.skipped += 1,
@@ -146,6 +149,7 @@ impl Applier {
         dead_letters::insert(&*tx, &self.consumer, &letters, false).await?;
         offsets::save(&*tx, &self.consumer, &progress).await?;
         tx.commit().await?;
+        drop(spans);
         Ok(report)
     }
 }

@@ -156,3 +156,31 @@ async fn one_trace_runs_from_the_request_through_kafka_to_the_projection() {
     assert_one_trace(&spans, &rest, "REST create");
     assert_one_trace(&spans, &grpc, "gRPC update");
 }
+
+/// Propagation must not depend on logging: with logs at `warn` (request spans below the log
+/// level) and no exporter, the caller's trace still reaches the event's metadata, where the
+/// relay and every later consumer pick it up.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_callers_trace_reaches_event_metadata_with_quiet_logs_and_no_exporter() {
+    let pg = PgCluster::start(PgOptions::default()).await.unwrap();
+    pg.create_database("tally_write").await.unwrap();
+    let quiet = vec![("RUST_LOG", "warn".to_owned()), ("TALLY_TELEMETRY__LOG_LEVEL", "warn".to_owned())];
+    let (_command, base) = app::spawn_command_service_with_env(&pg.url("tally_write"), None, quiet).await.unwrap();
+
+    let caller = Caller::new();
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/v1/profiles"))
+        .header("traceparent", caller.traceparent())
+        .json(&json!({"handle": "quiet", "display_name": "Quiet", "email": "quiet@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "create failed: {}", resp.status());
+
+    let page: serde_json::Value =
+        http.get(format!("{base}/v1/events?category=profile")).send().await.unwrap().json().await.unwrap();
+    let stored = page["events"][0]["metadata"]["traceparent"].as_str().unwrap_or_default().to_owned();
+    let trace_id = stored.split('-').nth(1).unwrap_or_default();
+    assert_eq!(trace_id, caller.trace_id, "the event's traceparent {stored:?} continues the caller's trace: {page}");
+}

@@ -181,6 +181,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
             concurrency: clients,
             profiles: plan.profiles,
             timeout: Duration::from_millis(args.request_timeout_ms),
+            pace: None,
         };
         let channels = load.connect(&query.base).await?;
         cluster::checkpoint(&admin).await?;

@@ -49,15 +49,21 @@ pub struct RebuildArgs {
     #[arg(long)]
     pub page: Option<u32>,
 
-    /// GetProfile requests in flight during the rebuild.
+    /// Concurrent readers querying during the rebuild.
     #[arg(long, default_value_t = 2)]
     pub readers: u32,
+
+    /// GetProfile requests per second, all readers together: enough to see every moment of
+    /// the rebuild, few enough not to take the CPU the rebuild is measured on.
+    #[arg(long, default_value_t = 200)]
+    pub reader_rate: u32,
 }
 
 pub struct Plan {
     pub profiles: u64,
     pub updates: u32,
     pub readers: u32,
+    pub reader_rate: u32,
 }
 
 impl RebuildArgs {
@@ -67,7 +73,8 @@ impl RebuildArgs {
         let profiles = events / (u64::from(updates) + 1);
         anyhow::ensure!(profiles >= 1, "--events must cover at least one profile ({} events)", updates + 1);
         anyhow::ensure!(readers >= 1, "--readers must be at least 1");
-        Ok(Plan { profiles, updates, readers })
+        anyhow::ensure!(self.reader_rate >= 1, "--reader-rate must be at least 1");
+        Ok(Plan { profiles, updates, readers, reader_rate: self.reader_rate })
     }
 }
 
@@ -102,6 +109,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         concurrency: plan.readers,
         profiles: plan.profiles,
         timeout: Duration::from_secs(5),
+        pace: Some(Duration::from_secs_f64(f64::from(plan.readers) / f64::from(plan.reader_rate))),
     };
     let channels = load.connect(&query.base).await?;
     let stop = Arc::new(AtomicBool::new(false));
