@@ -1,7 +1,8 @@
 //! `tally`: runs Tally's local dev stack (`up`, `down`, `status`, `reset`) and small
-//! developer chores. Later subcommands (benchmarks, admin) plug in here.
+//! developer chores, and `import` (analytics backfill). Later subcommands plug in here.
 #![forbid(unsafe_code)]
 
+mod import;
 mod stack;
 mod ui;
 
@@ -27,6 +28,8 @@ enum Command {
     Status(StateArgs),
     /// `down`, then delete all local state (database, logs).
     Reset(StateArgs),
+    /// Backfill raw event logs (NDJSON) through a command-service, resumable and idempotent.
+    Import(import::ImportArgs),
     /// Stop and remove ephemeral test clusters whose owning process is gone.
     ReapStale,
 }
@@ -57,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Down(args) => stack::down(&stack::StateDir::resolve(args.state_dir)?).await,
         Command::Status(args) => stack::status(&stack::StateDir::resolve(args.state_dir)?).await,
         Command::Reset(args) => stack::reset(&stack::StateDir::resolve(args.state_dir)?).await,
+        Command::Import(args) => import::run(args).await,
         Command::ReapStale => {
             let report = tally_devstack::reap_stale()?;
             if report.removed_dirs > 0 {
