@@ -164,7 +164,9 @@ async fn a_mixed_batch_records_the_valid_events_and_names_each_rejected_field() 
 #[tokio::test]
 async fn grpc_record_events_reports_each_event_and_unknown_sites_are_not_found() {
     let (_cluster, db_url) = devstack::fresh_database().await.unwrap();
-    let (_svc, base) = spawn(&db_url, &[]).await;
+    // The test's own address is a trusted proxy, so events' `ip` fields count: this
+    // proves the gRPC path sees the connection's peer.
+    let (_svc, base) = spawn(&db_url, &[("TALLY_INGEST__TRUSTED_PROXIES", "127.0.0.1")]).await;
     let site_id = site(&base, "grpc.example", "UTC").await;
     let mut grpc = CommandServiceClient::connect(base.clone()).await.unwrap();
     let event = |name: &str, url: &str| v1::AnalyticsEventInput {
@@ -209,7 +211,21 @@ async fn grpc_record_events_reports_each_event_and_unknown_sites_are_not_found()
         .await
         .unwrap_err();
     assert_eq!(both.code(), tonic::Code::InvalidArgument);
-    assert_eq!(stored(&db_url).await.len(), 1);
+    let from = |ip: &str| v1::AnalyticsEventInput { ip: ip.into(), ..event("pageview", "https://grpc.example/") };
+    let answer = grpc
+        .record_events(v1::RecordEventsRequest {
+            domain: "grpc.example".into(),
+            events: vec![from("203.0.113.1"), from("203.0.113.2"), from("203.0.113.1")],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.accepted, 3);
+    let visitors: Vec<String> = stored(&db_url).await.into_iter().skip(1).map(|r| r.visitor_id).collect();
+    assert_eq!(visitors.len(), 3);
+    assert_ne!(visitors[0], visitors[1]);
+    assert_eq!(visitors[0], visitors[2]);
 }
 
 #[tokio::test]
