@@ -13,10 +13,7 @@ static PARSER: LazyLock<woothee::parser::Parser> = LazyLock::new(woothee::parser
 /// library. An empty User-Agent is not taken as a bot: backfilled logs and
 /// server-side trackers may simply not have one.
 pub fn is_bot(user_agent: &str) -> bool {
-    if user_agent.is_empty() {
-        return false;
-    }
-    BOTS.is_bot(user_agent) || PARSER.parse(user_agent).is_some_and(|r| r.category == "crawler")
+    UserAgentInfo::parse(user_agent).bot
 }
 
 /// Browser, OS and device class of a visitor; empty strings when unknown.
@@ -86,18 +83,52 @@ fn device_of(category: &str, os: &str, user_agent: &str, screen_width: u32) -> &
     }
 }
 
+/// Everything one User-Agent says, independent of the event: computed once
+/// per distinct UA (callers may cache it; real traffic repeats a few thousand
+/// UAs), then turned into an [`Agent`] with the event's screen width.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserAgentInfo {
+    /// A bot, crawler, headless browser or HTTP library.
+    pub bot: bool,
+    browser: String,
+    browser_version: String,
+    os: String,
+    os_version: String,
+    /// The device class the UA decides, or `None` when only the screen width can.
+    device: Option<&'static str>,
+}
+
+impl UserAgentInfo {
+    /// Parses `user_agent` once (isbot + woothee).
+    pub fn parse(user_agent: &str) -> Self {
+        if user_agent.is_empty() {
+            return Self::default();
+        }
+        let parsed = PARSER.parse(user_agent);
+        let bot = BOTS.is_bot(user_agent) || parsed.as_ref().is_some_and(|r| r.category == "crawler");
+        let Some(r) = parsed else { return Self { bot, ..Self::default() } };
+        let (os, os_version) = os_family(r.os, &r.os_version);
+        let device = match device_of(r.category, r.os, user_agent, 0) {
+            "" => None,
+            d => Some(d),
+        };
+        Self { bot, browser: known(r.name).to_owned(), browser_version: major_minor(r.version), os, os_version, device }
+    }
+
+    /// The classification of an event with this UA and `screen_width`.
+    pub fn agent(&self, screen_width: u32) -> Agent {
+        Agent {
+            browser: self.browser.clone(),
+            browser_version: self.browser_version.clone(),
+            os: self.os.clone(),
+            os_version: self.os_version.clone(),
+            device: self.device.unwrap_or_else(|| device_of("", "", "", screen_width)).to_owned(),
+        }
+    }
+}
+
 /// Classifies a (non-bot) User-Agent; `screen_width` decides the device
 /// when the UA does not.
 pub fn classify_agent(user_agent: &str, screen_width: u32) -> Agent {
-    let Some(r) = (!user_agent.is_empty()).then(|| PARSER.parse(user_agent)).flatten() else {
-        return Agent { device: device_of("", "", "", screen_width).to_owned(), ..Agent::default() };
-    };
-    let (os, os_version) = os_family(r.os, &r.os_version);
-    Agent {
-        browser: known(r.name).to_owned(),
-        browser_version: major_minor(r.version),
-        os,
-        os_version,
-        device: device_of(r.category, r.os, user_agent, screen_width).to_owned(),
-    }
+    UserAgentInfo::parse(user_agent).agent(screen_width)
 }

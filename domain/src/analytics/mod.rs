@@ -21,7 +21,7 @@ mod visitor;
 #[cfg(test)]
 mod tests;
 
-pub use agent::{Agent, classify_agent, is_bot};
+pub use agent::{Agent, UserAgentInfo, classify_agent, is_bot};
 pub use input::{EventInput, RevenueInput, TimePolicy, Utm, ValidEvent, validate};
 pub use local_day::{LocalDay, local_day};
 pub use page::Page;

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::{
-    agent::classify_agent, input::ValidEvent, local_day::local_day, referrer::reduce_referrer, revenue::Revenue,
+    agent::Agent, input::ValidEvent, local_day::local_day, referrer::reduce_referrer, revenue::Revenue,
     source::source_of, visitor::Salt, visitor::visitor_id,
 };
 use crate::SiteId;
@@ -81,13 +81,13 @@ pub struct AnalyticsRecord {
 
 /// Builds the record of `event` for `site`. `salt` must be the salt of the
 /// event's local day ([`super::local_day`] of its timestamp in the site's
-/// zone); `country_code` comes from an optional IP database. The event's IP
-/// and User-Agent are consumed here and appear in the record only through the
-/// visitor hash and the coarse classification.
-pub fn record(site: &SiteInfo, event: ValidEvent, salt: &Salt, country_code: String) -> AnalyticsRecord {
+/// zone); `agent` is the classification of its User-Agent
+/// ([`super::UserAgentInfo`]); `country_code` comes from an optional IP
+/// database. The event's IP and User-Agent are consumed here and appear in the
+/// record only through the visitor hash and the coarse classification.
+pub fn record(site: &SiteInfo, event: ValidEvent, salt: &Salt, agent: Agent, country_code: String) -> AnalyticsRecord {
     let day = local_day(event.timestamp, site.time_zone);
     let visitor_id = visitor_id(salt, site.id, event.ip, &event.user_agent);
-    let agent = classify_agent(&event.user_agent, event.screen_width);
     let referrer = reduce_referrer(event.referrer.as_ref(), &event.page.hostname, &site.domain);
     let referrer_host = referrer.as_deref().map(|r| r.split('/').next().unwrap_or(r));
     let referrer_source = source_of(&event.utm.source, referrer_host);

@@ -181,6 +181,9 @@ fn agents_are_classified_into_browser_os_and_device() {
     assert_eq!(classify_agent("", 800).device, "tablet");
     assert_eq!(classify_agent("", 1440).device, "desktop");
     assert_eq!(classify_agent("", 0), Agent::default());
+    let tablet_ua_wins = UserAgentInfo::parse(CHROME_ANDROID_TABLET);
+    assert_eq!(tablet_ua_wins.agent(400).device, "tablet", "a conclusive UA is not overruled by the width");
+    assert!(!tablet_ua_wins.bot);
 }
 
 #[test]
@@ -217,7 +220,9 @@ fn a_record_holds_no_ip_user_agent_or_query_string() {
     let mut i = input();
     i.props = BTreeMap::from([("plan".into(), "pro".into())]);
     i.revenue = Some(RevenueInput { currency: "eur".into(), amount: "10".into() });
-    let r = record(&site, validate(i, live()).unwrap(), &Salt([7; SALT_LEN]), "DE".into());
+    let event = validate(i, live()).unwrap();
+    let agent = UserAgentInfo::parse(&event.user_agent).agent(event.screen_width);
+    let r = record(&site, event, &Salt([7; SALT_LEN]), agent, "DE".into());
     let text = format!("{r:?}");
     for secret in ["203.0.113.7", "Mozilla", "Gecko", "x=1", "fragzz"] {
         assert!(!text.contains(secret), "{secret} leaked into {text}");
