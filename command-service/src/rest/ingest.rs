@@ -248,7 +248,8 @@ pub async fn import(
         match parse_element::<ImportLine>(value).and_then(ImportLine::into_input) {
             Ok((domain, input)) if domain.trim().is_empty() => {
                 let _ = input;
-                outcomes[i] = Some(Outcome::Rejected(vec![FieldViolation::new("domain", "is required")]));
+                let why = "is required (or a `url` with a host)";
+                outcomes[i] = Some(Outcome::Rejected(vec![FieldViolation::new("domain", why)]));
             }
             Ok((domain, input)) => by_domain.entry(domain.trim().to_ascii_lowercase()).or_default().push((i, input)),
             Err(v) => outcomes[i] = Some(Outcome::Rejected(v)),

@@ -257,9 +257,11 @@ pub fn props_from_value(value: Option<serde_json::Value>) -> Result<BTreeMap<Str
 pub struct ImportLine {
     /// Idempotency id derived from the line's identity in its file.
     pub client_event_id: String,
-    /// The original time of the event (RFC 3339); required.
-    pub timestamp: Option<DateTime<Utc>>,
-    /// The site's registered domain.
+    /// The original time of the event; required. RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]`
+    /// taken as UTC, or Unix seconds (a number; milliseconds when above 10^11).
+    #[schema(value_type = String, example = "2025-06-01T18:00:00Z")]
+    pub timestamp: Option<serde_json::Value>,
+    /// The site's registered domain; when empty, the `url`'s host.
     pub domain: String,
     pub name: String,
     pub url: String,
@@ -268,14 +270,51 @@ pub struct ImportLine {
     pub ip: String,
     /// The visitor's User-Agent as logged.
     pub user_agent: String,
+    /// An object, or a string holding a JSON object (as a logging table's text column would).
     #[schema(value_type = BTreeMap<String, String>)]
     pub props: Option<serde_json::Value>,
     pub screen_width: u32,
 }
 
+/// Timestamps as home-made logging tables write them.
+fn log_timestamp(value: serde_json::Value) -> Result<Option<DateTime<Utc>>, Vec<FieldViolation>> {
+    let bad = |why: &str| vec![FieldViolation::new("timestamp", why.to_owned())];
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Number(n) => {
+            let n = n.as_f64().ok_or_else(|| bad("must be a finite number"))?;
+            // Above 10^11 seconds is the year 5138: such a number is milliseconds.
+            let millis = if n.abs() > 1e11 { n } else { n * 1000.0 };
+            DateTime::from_timestamp_millis(millis as i64).map(Some).ok_or_else(|| bad("is out of range"))
+        }
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Ok(Some(t.with_timezone(&Utc)));
+            }
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+                .map(|t| Some(t.and_utc()))
+                .map_err(|_| {
+                    bad("must be RFC 3339 (2025-06-01T18:00:00Z), `YYYY-MM-DD HH:MM:SS` in UTC, or Unix seconds")
+                })
+        }
+        _ => Err(bad("must be a string or a number")),
+    }
+}
+
 impl ImportLine {
     pub fn into_input(self) -> Result<(String, EventInput), Vec<FieldViolation>> {
-        let props = props_from_value(self.props)?;
+        let timestamp = log_timestamp(self.timestamp.unwrap_or(serde_json::Value::Null))?;
+        let props =
+            match self.props {
+                Some(serde_json::Value::String(text)) if text.trim().is_empty() => None,
+                Some(serde_json::Value::String(text)) => Some(serde_json::from_str(&text).map_err(|_| {
+                    vec![FieldViolation::new("props", "must be a JSON object (or a string holding one)")]
+                })?),
+                other => other,
+            };
+        let props = props_from_value(props)?;
         let input = EventInput {
             client_event_id: self.client_event_id,
             name: self.name,
@@ -283,12 +322,18 @@ impl ImportLine {
             referrer: self.referrer,
             screen_width: self.screen_width,
             props,
-            timestamp: self.timestamp,
+            timestamp,
             ip: self.ip,
             user_agent: self.user_agent,
             ..EventInput::default()
         };
-        Ok((self.domain, input))
+        // A log without a domain column: the page's host names the site.
+        let domain = if self.domain.trim().is_empty() {
+            url::Url::parse(input.url.trim()).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+        } else {
+            self.domain
+        };
+        Ok((domain, input))
     }
 }
 
@@ -299,4 +344,41 @@ pub struct ImportBody {
     /// 1 to 1,000 lines.
     #[schema(value_type = Vec<ImportLine>)]
     pub lines: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn log_timestamps_in_common_shapes() {
+        let expected = DateTime::parse_from_rfc3339("2025-06-01T18:00:00Z").unwrap().with_timezone(&Utc);
+        for v in [
+            json!("2025-06-01T18:00:00Z"),
+            json!("2025-06-01T20:00:00+02:00"),
+            json!("2025-06-01 18:00:00"),
+            json!("2025-06-01T18:00:00.000"),
+            json!(1_748_800_800),
+            json!(1_748_800_800_000_i64),
+        ] {
+            assert_eq!(log_timestamp(v.clone()).unwrap(), Some(expected), "{v}");
+        }
+        assert_eq!(log_timestamp(json!("yesterday")).unwrap_err()[0].field, "timestamp");
+        assert_eq!(log_timestamp(json!(null)).unwrap(), None);
+    }
+
+    #[test]
+    fn props_may_be_an_object_or_a_string_holding_one() {
+        let line = |props: serde_json::Value| ImportLine {
+            props: Some(props),
+            domain: "a.com".into(),
+            ..ImportLine::default()
+        };
+        let (_, input) = line(json!("{\"plan\": \"pro\", \"n\": 2}")).into_input().unwrap();
+        assert_eq!(input.props.get("n").map(String::as_str), Some("2"));
+        assert_eq!(line(json!("[1]")).into_input().unwrap_err()[0].field, "props");
+        assert!(line(json!("")).into_input().unwrap().1.props.is_empty());
+    }
 }
