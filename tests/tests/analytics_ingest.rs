@@ -466,3 +466,37 @@ async fn analytics_events_reach_kafka_keyed_by_site_and_visitor() {
     }
     assert_eq!(visitors.len(), 3, "(IP, agent) pairs: three distinct visitors");
 }
+
+#[tokio::test]
+async fn the_service_destroys_expired_salts_when_it_starts() {
+    let (_cluster, db_url) = devstack::fresh_database().await.unwrap();
+    let migrated = tokio::process::Command::new(devstack::binary("command-service").unwrap())
+        .arg("migrate")
+        .env("TALLY_DATABASE__URL", &db_url)
+        .output()
+        .await
+        .unwrap();
+    assert!(migrated.status.success());
+    let client = db(&db_url).await;
+    client
+        .execute(
+            "INSERT INTO analytics_salts (site_id, local_date, salt, expires_at) VALUES \
+             (gen_random_uuid(), '2020-01-01', decode(repeat('ab', 32), 'hex'), now() - interval '1 minute'), \
+             (gen_random_uuid(), current_date, decode(repeat('cd', 32), 'hex'), now() + interval '2 days')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (_svc, _base) = spawn(&db_url, &[]).await;
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = client.query("SELECT local_date::text FROM analytics_salts", &[]).await.unwrap();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let dates: Vec<String> = left.iter().map(|r| r.get(0)).collect();
+    assert_eq!(dates.len(), 1, "only the live salt survives: {dates:?}");
+    assert_ne!(dates[0], "2020-01-01");
+}
