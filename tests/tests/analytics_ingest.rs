@@ -296,6 +296,7 @@ async fn plausible_events_take_the_visitor_ip_from_a_trusted_proxy_only_and_stor
                 .send()
                 .await
                 .unwrap();
+            assert_eq!(resp.headers().get("access-control-allow-origin").map(|v| v.as_bytes()), Some(&b"*"[..]));
             (resp.status().as_u16(), resp.headers().get("x-tally-dropped").is_some())
         }
     };
@@ -305,6 +306,11 @@ async fn plausible_events_take_the_visitor_ip_from_a_trusted_proxy_only_and_stor
     assert_eq!(send(direct.clone(), "198.51.100.9", FIREFOX).await, (202, false));
     assert_eq!(send(direct.clone(), "198.51.100.10", FIREFOX).await, (202, false));
     assert_eq!(send(behind_proxy.clone(), "198.51.100.7", GOOGLEBOT).await, (202, true), "bots: 202, dropped");
+
+    let preflight =
+        reqwest::Client::new().request(reqwest::Method::OPTIONS, format!("{direct}/api/event")).send().await.unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert!(preflight.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
 
     let rows = stored(&db_url).await;
     assert_eq!(rows.len(), 5, "the bot was not stored");

@@ -33,7 +33,7 @@ use crate::{
 pub fn router(ingest: Ingest) -> Router {
     Router::new()
         .route("/v1/events", post(record))
-        .route("/api/event", post(plausible))
+        .route("/api/event", post(plausible).options(preflight))
         .route("/v1/import/events", post(import))
         .with_state(ingest)
 }
@@ -199,7 +199,21 @@ pub async fn plausible(
     if dropped {
         response.headers_mut().insert("x-tally-dropped", http::HeaderValue::from_static("bot"));
     }
+    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
     Ok(response)
+}
+
+/// CORS preflight of `/api/event`: trackers post from every site's own
+/// origin, as to Plausible, and ingest is public per site anyway. (One route,
+/// three fixed headers: a CORS layer would be more machinery than policy.)
+async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, http::HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, http::HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, http::HeaderValue::from_static("content-type"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, http::HeaderValue::from_static("86400"));
+    response
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
