@@ -254,6 +254,11 @@ async fn unknown_sites_are_404_and_bodies_over_a_megabyte_are_413() {
     let big = json!({"name": "pageview", "url": "https://sized.example/", "domain": "sized.example", "props": {"p": padding}});
     assert_eq!(post(&base, "/api/event", &big, &[]).await.0, 413);
     assert!(stored(&db_url).await.is_empty());
+
+    let doc: Value = reqwest::get(format!("{base}/openapi.json")).await.unwrap().json().await.unwrap();
+    for path in ["/v1/events", "/api/event", "/v1/import/events"] {
+        assert!(doc["paths"][path]["post"].is_object(), "{path} is documented");
+    }
 }
 
 #[tokio::test]
