@@ -1,9 +1,11 @@
 //! The library behind the `tally` command: the local stack launcher (`tally up` and the
 //! end-to-end tests start the very same [`stack::Stack`]), its state directory, demo data,
-//! and a few gRPC calls for trying the API without extra tools.
+//! a few gRPC calls for trying the API without extra tools, and the analytics backfill
+//! (`tally import`).
 #![forbid(unsafe_code)]
 
 pub mod grpc;
+pub mod import;
 pub mod stack;
 pub mod ui;
 

@@ -1,9 +1,9 @@
 //! `tally`: runs Tally's local dev stack (`up`, `down`, `status`, `reset`) and small
-//! developer chores. Later subcommands (benchmarks, admin) plug in here.
+//! developer chores, and `import` (analytics backfill). Later subcommands plug in here.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use tally_cli::{StateArgs, grpc, stack};
+use tally_cli::{StateArgs, grpc, import, stack};
 
 #[derive(Debug, Parser)]
 #[command(name = "tally", version, about = "Tally developer and operator tool")]
@@ -23,6 +23,8 @@ enum Command {
     Status(StateArgs),
     /// `down`, then delete all local state (database, logs).
     Reset(StateArgs),
+    /// Backfill raw event logs (NDJSON) through a command-service, resumable and idempotent.
+    Import(import::ImportArgs),
     /// Stop and remove ephemeral test clusters whose owning process is gone.
     ReapStale,
     /// Call the gRPC API (through the gateway of `tally up` by default).
@@ -50,6 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => stack::status(&stack::StateDir::resolve(args.state_dir)?).await,
         Command::Reset(args) => stack::reset(&stack::StateDir::resolve(args.state_dir)?).await,
         Command::Grpc(cmd) => grpc::run(cmd).await,
+        Command::Import(args) => import::run(args).await,
         Command::ReapStale => {
             let report = tally_devstack::reap_stale()?;
             if report.removed_dirs > 0 {

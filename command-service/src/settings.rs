@@ -32,6 +32,17 @@ queue_capacity = 4096
 [cache]
 streams = 100000
 
+[ingest]
+max_past_skew = 3600
+max_future_skew = 300
+trusted_proxies = ""
+country_db = ""
+admin_token = ""
+salt_cache = 100000
+sites_cache = 100000
+append_max_events = 5000
+append_queue = 1024
+
 [kafka]
 brokers = ""
 topic_partitions = 6
@@ -46,6 +57,7 @@ pub struct Settings {
     pub appender: AppenderSettings,
     pub cache: CacheSettings,
     pub kafka: KafkaSettings,
+    pub ingest: IngestSettings,
     /// Apply schema migrations at startup (a Kubernetes Job can do it instead).
     pub migrate_on_start: bool,
 }
@@ -60,6 +72,45 @@ pub struct AppenderSettings {
 pub struct CacheSettings {
     /// Aggregate states kept in memory, so hot streams are not re-read.
     pub streams: usize,
+}
+
+/// Analytics ingest (`/v1/events`, `/api/event`, `RecordEvents`, backfill).
+#[derive(Clone, Deserialize)]
+pub struct IngestSettings {
+    /// Oldest event a live client may send, relative to the server's clock.
+    #[serde(with = "tally_platform::settings::secs")]
+    pub max_past_skew: std::time::Duration,
+    /// Furthest ahead of the server's clock an event may be (also for backfill).
+    #[serde(with = "tally_platform::settings::secs")]
+    pub max_future_skew: std::time::Duration,
+    /// Comma-separated addresses / CIDR ranges of reverse proxies whose
+    /// `X-Forwarded-For` and `ip` fields are trusted; empty trusts none.
+    pub trusted_proxies: String,
+    /// Path of a MaxMind-format country database; empty means countries
+    /// are unknown.
+    pub country_db: String,
+    /// Bearer token of the backfill import endpoint; empty disables it.
+    pub admin_token: secrecy::SecretString,
+    /// Salts kept in memory (one per site per local day).
+    pub salt_cache: usize,
+    /// Sites (and domains) kept in memory for ingest.
+    pub sites_cache: usize,
+    /// Most analytics events per append transaction.
+    pub append_max_events: usize,
+    /// Ingest requests queued for the analytics appender.
+    pub append_queue: usize,
+}
+
+impl std::fmt::Debug for IngestSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestSettings")
+            .field("max_past_skew", &self.max_past_skew)
+            .field("max_future_skew", &self.max_future_skew)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("country_db", &self.country_db)
+            .field("admin_token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where the outbox relay publishes. Empty `brokers` means no relay (single-node mode:

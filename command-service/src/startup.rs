@@ -15,7 +15,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    app::{Commands, Executor},
+    app::{
+        Commands, Executor,
+        analytics::{self, CountryDb, Ingest, IngestParts, SaltCache, SiteDirectory, SkewLimits, TrustedProxies},
+    },
     grpc::{CommandGrpc, EventStoreGrpc, replay::EventReads},
     rest,
     settings::Settings,
@@ -33,6 +36,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(String),
+    #[error("invalid ingest settings: {0}")]
+    Ingest(String),
     #[error("invalid relay settings: {0}")]
     Relay(#[from] tally_relay::RelayError),
 }
@@ -47,6 +52,7 @@ pub struct App {
     readiness: Readiness,
     health: HealthReporter,
     appender: tokio::task::JoinHandle<()>,
+    analytics_appender: tokio::task::JoinHandle<()>,
     pool: deadpool_postgres::Pool,
     drain: Duration,
     /// Stops the NOTIFY listener when the app is dropped, i.e. after the
@@ -74,7 +80,9 @@ impl App {
             pool.clone(),
             AppenderConfig { max_batch: settings.appender.max_batch, queue_capacity: settings.appender.queue_capacity },
         );
-        let commands = Commands::new(Executor::new(pool.clone(), appender, settings.cache.streams));
+        let executor = Executor::new(pool.clone(), appender, settings.cache.streams);
+        let commands = Commands::new(executor.clone());
+        let (ingest, analytics_task) = build_ingest(&settings, &pool, executor)?;
         // One LISTEN connection per process wakes every tailer in it.
         let background = CancellationToken::new();
         let listener = Listener::spawn(db::pg_config(&settings.database)?, background.clone());
@@ -86,7 +94,7 @@ impl App {
         health.set_serving::<CommandServer>().await;
         health.set_serving::<EventStoreService>().await;
         let max = settings.server.max_body_bytes;
-        let grpc = CommandServer::new(CommandGrpc::new(commands.clone()))
+        let grpc = CommandServer::new(CommandGrpc::new(commands.clone(), ingest.clone()))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max);
         // Requests are small; responses (pages of up to 1,000 events) keep
@@ -104,7 +112,7 @@ impl App {
         let readiness = Readiness::default();
         let router = with_common_layers(
             grpc_routes
-                .merge(rest::router(commands, reads, max, settings.server.request_timeout))
+                .merge(rest::router(commands, reads, ingest, max, settings.server.request_timeout))
                 .merge(ops_routes(readiness.clone()))
                 .fallback(not_found),
         );
@@ -118,6 +126,7 @@ impl App {
             readiness,
             health,
             appender: appender_task,
+            analytics_appender: analytics_task,
             pool,
             drain: settings.server.drain,
             background: background.drop_guard(),
@@ -133,13 +142,25 @@ impl App {
     /// Serves until `shutdown` fires, then drains: health NOT_SERVING, wait,
     /// finish in-flight requests, flush the appender queue.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
-        let App { listener, router, readiness, health, appender, pool, drain, background: _background, streams, relay } =
-            self;
+        let App {
+            listener,
+            router,
+            readiness,
+            health,
+            appender,
+            analytics_appender,
+            pool,
+            drain,
+            background: _background,
+            streams,
+            relay,
+        } = self;
         // The relay outlives the drain so it publishes what the appender flushes; the
         // guard stops it (releasing leadership) on every way out of this function.
         let relay_stop = CancellationToken::new();
         let _relay_guard = relay_stop.clone().drop_guard();
         let relay = relay.map(|r| r.spawn(relay_stop.clone()));
+        let salts = tokio::spawn(analytics::destroy_expired_loop(pool.clone(), shutdown.clone()));
         let maintenance = tokio::spawn(maintain_partitions(pool, shutdown.clone()));
         tokio::spawn(end_streams_after_drain(shutdown.clone(), drain, streams.clone()));
         readiness.set(true);
@@ -156,14 +177,54 @@ impl App {
         // The router (and with it every appender handle) is gone now, so the
         // appender commits what is queued and stops.
         let _ = appender.await;
+        let _ = analytics_appender.await;
         relay_stop.cancel();
         if let Some(relay) = relay {
             let _ = relay.await;
         }
         let _ = maintenance.await;
+        let _ = salts.await;
         tracing::info!("command-service stopped");
         Ok(())
     }
+}
+
+/// The analytics ingest service and its appender task, from `[ingest]`.
+fn build_ingest(
+    settings: &Settings,
+    pool: &deadpool_postgres::Pool,
+    executor: Executor,
+) -> Result<(Ingest, tokio::task::JoinHandle<()>), StartupError> {
+    use secrecy::ExposeSecret as _;
+    let s = &settings.ingest;
+    let trusted =
+        TrustedProxies::parse(&s.trusted_proxies).map_err(|e| StartupError::Ingest(format!("trusted_proxies: {e}")))?;
+    let countries = match s.country_db.trim() {
+        "" => None,
+        path => Some(CountryDb::open(std::path::Path::new(path)).map_err(StartupError::Ingest)?),
+    };
+    let to_chrono = |d: Duration, key: &str| {
+        chrono::Duration::from_std(d).map_err(|_| StartupError::Ingest(format!("{key} is out of range")))
+    };
+    let skew = SkewLimits {
+        max_past: to_chrono(s.max_past_skew, "max_past_skew")?,
+        max_future: to_chrono(s.max_future_skew, "max_future_skew")?,
+    };
+    let (appender, task) = tally_event_store::AnalyticsAppender::spawn(
+        pool.clone(),
+        tally_event_store::AnalyticsAppenderConfig { max_events: s.append_max_events, queue_capacity: s.append_queue },
+    );
+    let token = s.admin_token.expose_secret();
+    let ingest = Ingest::new(IngestParts {
+        sites: SiteDirectory::new(executor, pool.clone(), s.sites_cache),
+        salts: SaltCache::new(pool.clone(), s.salt_cache),
+        appender,
+        countries,
+        skew,
+        trusted,
+        admin_token: (!token.trim().is_empty()).then(|| token.to_owned()),
+    });
+    Ok((ingest, task))
 }
 
 /// The relay for `[kafka]`, or `None` when no brokers are configured or it is disabled.

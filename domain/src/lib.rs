@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod analytics;
 pub mod error;
 mod field_mask;
 pub mod ids;

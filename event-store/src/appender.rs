@@ -86,7 +86,7 @@ async fn run(pool: Pool, config: AppenderConfig, mut rx: mpsc::Receiver<Job>) {
 
 async fn commit(pool: &Pool, requests: &[AppendRequest]) -> Result<Vec<Result<AppendResult, AppendError>>, String> {
     let client = pool.get().await.map_err(|e| e.to_string())?;
-    match batch::execute(&client, requests, batch::Finish::Commit).await {
+    match batch::execute(&client, requests, batch::Start::Begin, batch::Finish::Commit).await {
         Ok(outcomes) => Ok(outcomes),
         Err(e) => {
             // Best effort: if the connection is broken, the pool drops it on recycle.

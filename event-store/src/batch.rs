@@ -18,22 +18,31 @@ use crate::{
     plan::{Plan, Snapshot, StoredResult, StreamHead, plan},
 };
 
+/// Whether [`execute`] opens the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    Begin,
+    /// The caller already ran `BEGIN` (and its own statements, e.g. the analytics
+    /// dedupe, which must be in the same transaction).
+    InTransaction,
+}
+
 /// Whether [`execute`] ends the transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Finish {
     Commit,
-    /// Leave the transaction (and the append lock) open: the caller commits.
-    /// Tests use it to hold the lock while other writers queue up.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Leave the transaction (and the append lock) open: the caller commits
+    /// after its own checks (analytics), or holds the lock (tests).
     LeaveOpen,
 }
 
-/// Runs one batch on `client`, which must not be inside a transaction. `Err`
-/// means nothing of the batch was written; the caller rolls back whatever is
-/// left open (`ROLLBACK` outside a transaction is only a warning).
+/// Runs one batch on `client`. `Err` means nothing of the batch was written;
+/// the caller rolls back whatever is left open (`ROLLBACK` outside a
+/// transaction is only a warning).
 pub(crate) async fn execute(
     client: &Client,
     requests: &[AppendRequest],
+    start: Start,
     finish: Finish,
 ) -> Result<Vec<Result<AppendResult, AppendError>>, tokio_postgres::Error> {
     // Prepared before anything is sent: a statement that still needed preparing
@@ -41,7 +50,7 @@ pub(crate) async fn execute(
     let read = client.prepare_cached(READ_SNAPSHOT).await?;
     let write = client.prepare_cached(WRITE_BATCH).await?;
 
-    let snapshot = read_snapshot(client, &read, requests).await?;
+    let snapshot = read_snapshot(client, &read, requests, start).await?;
     let plan = plan(requests, snapshot);
     let commit = async {
         match finish {
@@ -65,8 +74,8 @@ pub(crate) async fn execute(
 ///
 /// The row lock on the head serialises appenders across every command pod
 /// until commit: that is what makes positions follow commit order.
-const LOCK_HEAD: &str = "BEGIN; \
-    SELECT last_position, (extract(epoch FROM now()) * 1000000)::bigint FROM event_head WHERE id = 1 FOR UPDATE";
+const LOCK_HEAD: &str =
+    "SELECT last_position, (extract(epoch FROM now()) * 1000000)::bigint FROM event_head WHERE id = 1 FOR UPDATE";
 
 /// One statement for the three reads; `kind` says which table a row is from.
 const READ_SNAPSHOT: &str = "\
@@ -84,14 +93,19 @@ async fn read_snapshot(
     client: &Client,
     read: &tokio_postgres::Statement,
     requests: &[AppendRequest],
+    start: Start,
 ) -> Result<Snapshot, tokio_postgres::Error> {
     let ids: Vec<&str> = requests.iter().filter_map(|r| r.command_id.as_deref()).collect();
     let streams: Vec<&str> = requests.iter().map(|r| r.stream_id.as_str()).collect();
     let (scopes, keys): (Vec<&str>, Vec<&str>) =
         requests.iter().flat_map(|r| &r.claims).map(|c| (c.scope.as_str(), c.key.as_str())).unzip();
 
+    let lock_query = match start {
+        Start::Begin => format!("BEGIN; {LOCK_HEAD}"),
+        Start::InTransaction => LOCK_HEAD.to_owned(),
+    };
     let (lock, rows) =
-        try_join(client.simple_query(LOCK_HEAD), client.query(read, &[&ids, &streams, &scopes, &keys])).await?;
+        try_join(client.simple_query(&lock_query), client.query(read, &[&ids, &streams, &scopes, &keys])).await?;
     let (head, now) = head_row(&lock);
 
     let mut snapshot = Snapshot { head, now, ..Snapshot::default() };

@@ -104,7 +104,9 @@ async fn tailer_sees_every_event_exactly_once_in_order_despite_random_commit_ord
                     (rng.random_range(1..=3), Duration::from_micros(rng.random_range(0..4000)))
                 };
                 let client = pool.get().await.unwrap();
-                let outcomes = batch::execute(&client, &[request(w, n)], batch::Finish::LeaveOpen).await.unwrap();
+                let outcomes = batch::execute(&client, &[request(w, n)], batch::Start::Begin, batch::Finish::LeaveOpen)
+                    .await
+                    .unwrap();
                 assert!(outcomes[0].is_ok());
                 tokio::time::sleep(hold).await;
                 client.batch_execute("COMMIT").await.unwrap();

@@ -15,7 +15,7 @@ bootstrap, topic, expected = sys.argv[2], sys.argv[3], int(sys.argv[4])
 
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from google.protobuf.json_format import MessageToDict  # noqa: E402
-from tally.v1 import events_pb2, profile_pb2, site_pb2  # noqa: E402
+from tally.v1 import analytics_pb2, events_pb2, profile_pb2, site_pb2  # noqa: E402
 
 PAYLOADS = {
     "tally.v1.ProfileCreated": profile_pb2.ProfileCreated,
@@ -24,6 +24,7 @@ PAYLOADS = {
     "tally.v1.SiteRegistered": site_pb2.SiteRegistered,
     "tally.v1.SiteUpdated": site_pb2.SiteUpdated,
     "tally.v1.SiteDeleted": site_pb2.SiteDeleted,
+    "tally.v1.AnalyticsEventRecorded": analytics_pb2.AnalyticsEventRecorded,
 }
 
 consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "interop", "enable.auto.commit": False})

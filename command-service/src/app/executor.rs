@@ -136,6 +136,13 @@ impl Executor {
         self.refresh::<A>(stream_id, Arc::new(Loaded::default())).await
     }
 
+    /// The aggregate brought up to date with the store: reads only the
+    /// events newer than the cached state, so another pod's writes are seen.
+    pub async fn latest<A: Cached>(&self, stream_id: &str) -> Result<Arc<Loaded<A>>, AppError> {
+        let from = A::cache(self).get(stream_id).unwrap_or_else(|| Arc::new(Loaded::default()));
+        self.refresh::<A>(stream_id, from).await
+    }
+
     /// Brings `from` up to date by reading only the events after it.
     async fn refresh<A: Cached>(&self, stream_id: &str, from: Arc<Loaded<A>>) -> Result<Arc<Loaded<A>>, AppError> {
         let client = self.pool.get().await.map_err(StoreError::from)?;

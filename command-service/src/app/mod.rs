@@ -3,6 +3,7 @@
 //! Transports (gRPC, REST) convert their requests into domain commands and
 //! call [`Commands`]; nothing here knows about HTTP or protobuf requests.
 
+pub mod analytics;
 mod cache;
 mod codec;
 pub mod context;

@@ -9,21 +9,22 @@ use tally_proto::{
 use tonic::{Request, Response, Status};
 
 use super::context::command_context;
-use crate::app::{AppError, Commands, Executed, Loaded};
+use crate::app::{AppError, Commands, Executed, Loaded, analytics::Ingest};
 
-/// The gRPC service over the shared [`Commands`].
+/// The gRPC service over the shared [`Commands`] and analytics [`Ingest`].
 #[derive(Clone)]
 pub struct CommandGrpc {
     commands: Commands,
+    ingest: Ingest,
 }
 
 impl CommandGrpc {
-    pub fn new(commands: Commands) -> Self {
-        Self { commands }
+    pub fn new(commands: Commands, ingest: Ingest) -> Self {
+        Self { commands, ingest }
     }
 }
 
-fn failed(e: AppError) -> Status {
+pub(super) fn failed(e: AppError) -> Status {
     e.log_if_internal();
     ApiError::from(e).into()
 }
@@ -158,8 +159,8 @@ impl CommandService for CommandGrpc {
 
     async fn record_events(
         &self,
-        _: Request<v1::RecordEventsRequest>,
+        request: Request<v1::RecordEventsRequest>,
     ) -> Result<Response<v1::RecordEventsResponse>, Status> {
-        Err(not_yet("RecordEvents"))
+        super::ingest::record_events(&self.ingest, request).await
     }
 }

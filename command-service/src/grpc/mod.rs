@@ -3,6 +3,7 @@
 mod command;
 mod context;
 mod event_store;
+pub mod ingest;
 pub mod replay;
 
 pub use command::CommandGrpc;

@@ -7,6 +7,8 @@ mod event_stream;
 mod event_view;
 mod events;
 mod extract;
+mod ingest;
+mod ingest_dto;
 mod openapi;
 mod profiles;
 mod query;
@@ -19,7 +21,10 @@ use axum::{
 };
 use tower_http::timeout::TimeoutLayer;
 
-use crate::{app::Commands, grpc::replay::EventReads};
+use crate::{
+    app::{Commands, analytics::Ingest},
+    grpc::replay::EventReads,
+};
 
 pub use openapi::ApiDoc;
 
@@ -61,6 +66,7 @@ fn failed(e: crate::app::AppError) -> tally_platform::error::ApiError {
 pub fn router(
     commands: Commands,
     reads: EventReads,
+    ingest: Ingest,
     max_body_bytes: usize,
     request_timeout: std::time::Duration,
 ) -> Router {
@@ -72,6 +78,7 @@ pub fn router(
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .with_state(commands)
         .merge(events::router(reads))
+        .merge(ingest::router(ingest))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TimeoutLayer::with_status_code(http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
 }

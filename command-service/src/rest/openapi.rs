@@ -3,13 +3,13 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{dto, event_stream, event_view, events, profiles, sites};
+use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles, sites};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Tally command API",
-        description = "Writes: profiles and sites; reads of the event store (`/v1/events`). Errors are RFC 9457 problem+json with `errors[].field` for validation failures.",
+        description = "Writes: profiles, sites and analytics events; reads of the event store (`/v1/events`). Errors are RFC 9457 problem+json with `errors[].field` for validation failures.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -21,7 +21,10 @@ use super::{dto, event_stream, event_view, events, profiles, sites};
         sites::delete,
         events::list,
         events::read_stream,
-        event_stream::stream
+        event_stream::stream,
+        ingest::record,
+        ingest::plausible,
+        ingest::import
     ),
     components(schemas(
         dto::ProfileFields,
@@ -36,9 +39,18 @@ use super::{dto, event_stream, event_view, events, profiles, sites};
         event_view::MetadataView,
         event_view::EventPage,
         event_view::StreamEventPage,
-        event_view::CaughtUpView
+        event_view::CaughtUpView,
+        ingest_dto::RecordEventsBody,
+        ingest_dto::EventFields,
+        ingest_dto::RevenueFields,
+        ingest_dto::RecordEventsView,
+        ingest_dto::EventOutcomeView,
+        ingest_dto::ViolationView,
+        ingest_dto::PlausibleEvent,
+        ingest_dto::ImportBody,
+        ingest_dto::ImportLine
     )),
-    tags((name = "profiles"), (name = "sites"), (name = "events", description = "The event store, for consumers: pages and live streams"))
+    tags((name = "profiles"), (name = "sites"), (name = "events", description = "The event store, for consumers: pages and live streams"), (name = "analytics", description = "Analytics ingest: batches, Plausible-compatible single events, backfill"))
 )]
 pub struct ApiDoc;
 
