@@ -77,6 +77,18 @@ async fn retry_one(applier: &Applier, id: i64) -> Result<RetryOutcome, Projector
     let failure = match triage(&message, 0, 0) {
         Triage::DeadLetter(reason) => Some(reason),
         Triage::Skip | Triage::Ignore => None,
+        Triage::Analytics(event) => {
+            let active = crate::batch::projection_for_share(&tx, crate::analytics::schema::ANALYTICS).await?;
+            let statements = applier.analytics_statements(active.version);
+            let rules = *applier.session_rules();
+            match crate::analytics::project_with_fallback(&tx, &statements, &rules, &[&event], Sharing::Shared)
+                .await?
+                .pop()
+            {
+                Some(Verdict::Rejected(reason)) => Some(reason),
+                _ => None,
+            }
+        }
         Triage::Project(event) => {
             let statements = applier.statements(active.version);
             match project_with_fallback(&tx, &statements, &[(0, event)], Sharing::Shared).await?.pop() {

@@ -33,9 +33,12 @@ statement_timeout = 60
 [kafka]
 brokers = ""
 group_id = "tally-projector"
-topics = "tally.profile.v1"
+topics = "tally.profile.v1,tally.analytics.v1"
 assignment = "group"
 session_timeout_ms = 10000
+
+[analytics]
+session_timeout_minutes = 30
 
 [batch]
 max_events = 500
@@ -53,6 +56,7 @@ pub struct Settings {
     pub event_store: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub batch: BatchSettings,
+    pub analytics: AnalyticsSettings,
     pub telemetry: TelemetrySettings,
     /// Apply read-DB migrations at startup (a Kubernetes Job can do it instead).
     pub migrate_on_start: bool,
@@ -99,6 +103,22 @@ pub enum Assignment {
     Manual,
 }
 
+/// Sessionisation. Changing it only affects events projected afterwards;
+/// `projector rebuild analytics` re-derives everything with the new value.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct AnalyticsSettings {
+    /// Events of a visitor less than this many minutes apart share a session.
+    pub session_timeout_minutes: u32,
+}
+
+impl AnalyticsSettings {
+    pub fn rules(&self) -> tally_domain::sessions::Rules {
+        tally_domain::sessions::Rules {
+            timeout: chrono::Duration::minutes(i64::from(self.session_timeout_minutes.max(1))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct BatchSettings {
     /// A micro-batch closes at this many messages…
@@ -139,7 +159,7 @@ mod tests {
     fn defaults_mean_single_node_mode_with_the_profile_topic() {
         let s = Settings::load(None).unwrap();
         assert!(!s.kafka.enabled());
-        assert_eq!(s.kafka.topics, ["tally.profile.v1"]);
+        assert_eq!(s.kafka.topics, ["tally.profile.v1", "tally.analytics.v1"]);
         assert_eq!(s.kafka.assignment, Assignment::Group);
         assert_eq!(s.batch.max_events, 500);
     }
