@@ -312,10 +312,10 @@ async fn check_everything(api: &Api) {
     assert_eq!(names, [("pageview".to_owned(), 4, 9), ("signup".to_owned(), 2, 2)]);
 }
 
-fn rebuild(read_url: &str, write_url: &str, timeout_minutes: u32) {
+fn rebuild(read_url: &str, write_url: &str, brokers: Option<&str>, timeout_minutes: u32) {
     let mut cmd = std::process::Command::new(devstack::binary("projector").unwrap());
     cmd.args(["rebuild", "analytics", "--quiet", "--drop-old"]);
-    for (k, v) in app::projector_env(read_url, write_url, None) {
+    for (k, v) in app::projector_env(read_url, write_url, brokers) {
         cmd.env(k, v);
     }
     cmd.env("TALLY_ANALYTICS__SESSION_TIMEOUT_MINUTES", timeout_minutes.to_string());
@@ -329,10 +329,36 @@ fn rebuild(read_url: &str, write_url: &str, timeout_minutes: u32) {
 }
 
 #[tokio::test]
-async fn hand_computed_statistics_hold_live_and_after_rebuilds() {
+async fn hand_computed_statistics_hold_in_single_node_mode_and_after_rebuilds() {
+    hand_computed(false).await;
+}
+
+/// The same log through the relay, Tansu (3 partitions per topic, events keyed by
+/// site:visitor) and a Kafka-mode projector.
+#[tokio::test]
+async fn hand_computed_statistics_hold_through_kafka_and_after_rebuilds() {
+    hand_computed(true).await;
+}
+
+async fn hand_computed(kafka: bool) {
     let (_cluster, write_url) = devstack::fresh_database().await.unwrap();
     let (_, read_url) = devstack::fresh_database().await.unwrap();
     tally_event_store::migrate::run(&write_url.parse().unwrap()).await.unwrap();
+    let broker = if kafka {
+        let broker = devstack::Broker::start(devstack::BrokerOptions::default()).await.unwrap();
+        for topic in ["tally.profile.v1", "tally.analytics.v1"] {
+            broker.create_topic(topic, 3).await.unwrap();
+        }
+        Some(broker)
+    } else {
+        None
+    };
+    let brokers = broker.as_ref().map(devstack::Broker::bootstrap);
+    // With Kafka, the command-service's relay publishes what is appended below.
+    let _command = match &brokers {
+        Some(b) => Some(app::spawn_command_service_with(&write_url, Some(b)).await.unwrap()),
+        None => None,
+    };
     let (appender, task) = Appender::spawn(pool(&write_url), AppenderConfig { max_batch: 64, queue_capacity: 256 });
     let site = Uuid::now_v7();
     let store = Store { appender, _task: task, site };
@@ -354,7 +380,7 @@ async fn hand_computed_statistics_hold_live_and_after_rebuilds() {
     let today: &'static str = Box::leak(today.into_boxed_str());
     let last = store.record(&Ev { date: today, ..live }, now).await;
 
-    let _projector = app::spawn_projector(&read_url, &write_url, None).await.unwrap();
+    let _projector = app::spawn_projector(&read_url, &write_url, brokers.as_deref()).await.unwrap();
     let (_query, base) = app::spawn_query_service(&read_url).await.unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     let api = Api { http, base: base.clone(), site, min: last };
@@ -398,10 +424,10 @@ async fn hand_computed_statistics_hold_live_and_after_rebuilds() {
     // A shorter timeout re-derives everything: at 20 minutes #5 (25 min after #4) and #9
     // (29:59 after #8) start visits of their own, so S2 and S5 each split into two one-page
     // visits: 9 visits, bounces S3 S4 S7 + 4 = 7 of 9 = 77.8 % -> 78.
-    rebuild(&read_url, &write_url, 20);
+    rebuild(&read_url, &write_url, brokers.as_deref(), 20);
     let m = api.aggregate(BOTH_DAYS).await;
     assert_eq!((m["visits"].as_u64(), m["bounce_rate"].as_f64()), (Some(9), Some(78.0)), "{m}");
     // Back to 30 minutes: the very same answers as live.
-    rebuild(&read_url, &write_url, 30);
+    rebuild(&read_url, &write_url, brokers.as_deref(), 30);
     check_everything(&api).await;
 }
