@@ -292,6 +292,11 @@ async fn check_everything(api: &Api) {
         rows(&sources),
         [("Direct / None".into(), 2, 3, 3, 33.0), ("Google".into(), 1, 3, 5, 33.0), ("Twitter".into(), 1, 1, 1, 100.0)]
     );
+    // Unfiltered, that came from the rollups; the exact path agrees row for row.
+    let exact = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=source&filter=country:is_not:XX")).await;
+    assert_eq!(exact["rows"], sources["rows"], "rollups and the exact path agree");
+    let devices = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=device")).await;
+    assert_eq!(rows(&devices), [("desktop".into(), 2, 4, 6, 50.0), ("mobile".into(), 2, 3, 3, 33.0)]);
     // A custom property, filtered to mobile.
     let plans =
         api.get("breakdown", &format!("{BOTH_DAYS}&dimension=prop&prop_key=plan&filter=device:is:mobile")).await;

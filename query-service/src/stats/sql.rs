@@ -158,6 +158,15 @@ pub fn rollup(interval: Option<Interval>) -> String {
     )
 }
 
+/// The fast path for unfiltered breakdowns by a session attribute (`$4` =
+/// the rollup dimension name): those rows carry exactly what the exact path
+/// computes — visitors first seen per (day, value), the visits that started
+/// with that value, their bounces, durations, pageviews and events.
+pub const ROLLUP_BREAKDOWN: &str = "SELECT value AS k, sum(visitors)::int8, sum(visits)::int8, sum(pageviews)::int8, \
+     sum(events)::int8, sum(visits)::int8, sum(bounces)::int8, sum(duration_ms)::int8, 0::int8 \
+     FROM analytics_rollup WHERE site_id = $1 AND dim = $4 AND local_date BETWEEN $2 AND $3 GROUP BY value \
+     HAVING sum(visitors) <> 0 OR sum(visits) <> 0 OR sum(events) <> 0";
+
 /// Visitors of the range who reached `goal`, from the rollups' page and
 /// event-name rows (`$4` = dimension, `$5` = value).
 pub const ROLLUP_CONVERTED: &str = "SELECT COALESCE(sum(visitors), 0)::int8 FROM analytics_rollup \
