@@ -273,6 +273,14 @@ async fn check_everything(api: &Api) {
     let second = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=page&limit=2&after={after}")).await;
     assert_eq!(rows(&second), [("/blog".into(), 2, 2, 2, 50.0), ("/blog/post".into(), 1, 1, 1, 0.0)]);
     assert!(second["next_after"].is_null());
+    // Those came from the rollups; the exact path agrees, durations included (/ : S1 S3 S5 =
+    // 2999 s / 3 -> 1000 s; /pricing: S1 S4 S5 -> 1000 s; /blog: S2 S7 -> 750 s).
+    let fast = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=page")).await;
+    let exact = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=page&filter=country:is_not:XX")).await;
+    assert_eq!(fast["rows"], exact["rows"], "rollups and the exact path agree");
+    let durations: Vec<f64> =
+        fast["rows"].as_array().unwrap().iter().map(|r| r["metrics"]["visit_duration"].as_f64().unwrap()).collect();
+    assert_eq!(durations, [1000.0, 1000.0, 750.0, 1500.0]);
 
     // Exit pages after every move: S3, S5 on /; S1, S4 on /pricing; S2 /blog/post; S7 /blog.
     let exits = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=exit_page&order=visits")).await;
@@ -315,6 +323,9 @@ async fn check_everything(api: &Api) {
         })
         .collect();
     assert_eq!(names, [("pageview".to_owned(), 4, 9), ("signup".to_owned(), 2, 2)]);
+    let exact = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=event_name&filter=country:is_not:XX")).await;
+    let fast = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=event_name")).await;
+    assert_eq!(fast["rows"], exact["rows"], "rollups and the exact path agree");
 }
 
 fn rebuild(read_url: &str, write_url: &str, brokers: Option<&str>, timeout_minutes: u32) {

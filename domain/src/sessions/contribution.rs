@@ -48,7 +48,10 @@ impl Delta {
 type Row = (Bucket, Dim, String, Metric);
 
 /// The counters a session contributes as it stands: visits 1, bounces 0/1
-/// and its duration, to its start bucket, in every row it belongs to.
+/// and its duration, to its start bucket, in every row it belongs to — the
+/// total, its attributes, its entry and exit page, and every page and event
+/// name it contains (a bounce has one page, its entry, so a page row's
+/// bounces are those of the visits that entered there).
 pub(super) fn session_rows(s: &Session) -> Vec<(Row, i64)> {
     let mut rows: Vec<(Dim, &str)> = vec![(Dim::Total, "")];
     rows.extend(s.attributes.dims());
@@ -58,6 +61,8 @@ pub(super) fn session_rows(s: &Session) -> Vec<(Row, i64)> {
     if let Some(exit) = &s.exit_page {
         rows.push((Dim::ExitPage, exit));
     }
+    rows.extend(s.pages.iter().map(|p| (Dim::Page, p.as_str())));
+    rows.extend(s.names.iter().map(|n| (Dim::EventName, n.as_str())));
     let (bounce, duration) = (i64::from(s.is_bounce()), s.duration_ms());
     rows.into_iter()
         .flat_map(|(dim, value)| {

@@ -10,7 +10,8 @@
 //!
 //! How each delta arises: a session *contributes* visits 1, bounces 0/1 and
 //! its duration to its start bucket, once per dimension row it belongs to
-//! (the total row, each session attribute, its entry and exit page). An event
+//! (the total row, each session attribute, its entry and exit page, each page
+//! and event name it contains). An event
 //! changes the session, and the delta is `contribution(after) −
 //! contribution(before)`: a second pageview turns bounces 1 into 0 (−1), a
 //! later pageview moves the exit row (−1 old, +1 new), each gap adds to the

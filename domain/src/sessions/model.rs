@@ -189,6 +189,12 @@ pub struct Session {
     pub exit_page: Option<String>,
     /// Taken from the first event.
     pub attributes: SessionAttributes,
+    /// The pages viewed in the session: it is a visit of each page's row.
+    #[serde(default)]
+    pub pages: BTreeSet<String>,
+    /// The event names seen in the session: a visit of each name's row.
+    #[serde(default)]
+    pub names: BTreeSet<String>,
 }
 
 impl Session {
@@ -214,6 +220,8 @@ impl Session {
             entry_page: None,
             exit_page: None,
             attributes: hit.attributes.clone(),
+            pages: BTreeSet::new(),
+            names: BTreeSet::new(),
         }
     }
 }
@@ -247,9 +255,11 @@ impl VisitorDay {
             (_, previous) => (Vec::new(), Session::start(previous.map_or(1, |p| p.seq + 1), hit)),
         };
         session.events += 1;
+        session.names.insert(hit.name().to_owned());
         match &hit.kind {
             HitKind::Pageview => {
                 session.pageviews += 1;
+                session.pages.insert(hit.pathname.clone());
                 session.entry_page.get_or_insert_with(|| hit.pathname.clone());
                 session.exit_page = Some(hit.pathname.clone());
             }

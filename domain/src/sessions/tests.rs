@@ -116,9 +116,13 @@ fn a_first_pageview_starts_a_bounced_visit_counted_once_everywhere() {
             (10, "entry_page", "/a", Visitors, 1),
             (10, "exit_page", "/a", Visits, 1),
             (10, "exit_page", "/a", Bounces, 1),
+            (10, "page", "/a", Visits, 1),
+            (10, "page", "/a", Bounces, 1),
             (10, "page", "/a", Visitors, 1),
             (10, "page", "/a", Pageviews, 1),
             (10, "page", "/a", Events, 1),
+            (10, "event_name", "pageview", Visits, 1),
+            (10, "event_name", "pageview", Bounces, 1),
             (10, "event_name", "pageview", Visitors, 1),
             (10, "event_name", "pageview", Pageviews, 1),
             (10, "event_name", "pageview", Events, 1),
@@ -158,6 +162,9 @@ fn a_visitor_is_counted_once_per_day_and_once_per_hour_per_row() {
             (10, "", "", DurationMs, 600_000),
             (10, "", "", Pageviews, 1),
             (10, "", "", Events, 1),
+            // Both pages' visit lasts 10 minutes more; /a is viewed again.
+            (10, "page", "/a", DurationMs, 600_000),
+            (10, "page", "/b", DurationMs, 600_000),
             (10, "page", "/a", Pageviews, 1),
             (10, "page", "/a", Events, 1),
         ],
@@ -214,6 +221,7 @@ fn a_custom_event_only_session_is_a_visit_without_entry_exit_or_bounce() {
             (9, "", "", Visitors, 1),
             (9, "", "", HourVisitors, 1),
             (9, "", "", Events, 1),
+            (9, "event_name", "signup", Visits, 1),
             (9, "event_name", "signup", Visitors, 1),
             (9, "event_name", "signup", Events, 1),
         ],
@@ -343,4 +351,12 @@ fn summed_deltas_equal_the_final_sessions_from_scratch() {
     assert_eq!(get("entry_page", "/a", Bounces), 1);
     assert_eq!(get("page", "/a", Visitors), 1);
     assert_eq!(get("page", "/a", Pageviews), 2);
+    // Visits containing a page or an event name, and their bounces and durations.
+    assert_eq!(get("page", "/a", Visits), 2);
+    assert_eq!(get("page", "/a", Bounces), 1);
+    assert_eq!(get("page", "/a", DurationMs), 300_000);
+    assert_eq!(get("page", "/d", Visits), 1);
+    assert_eq!(get("event_name", "pageview", Visits), 3);
+    assert_eq!(get("event_name", "click", Visits), 1);
+    assert_eq!(get("event_name", "click", DurationMs), 300_000);
 }

@@ -1,10 +1,10 @@
 //! Website statistics over the analytics read model: aggregate, time series,
 //! breakdown and realtime (docs/analytics-read.md).
 //!
-//! Unfiltered aggregates and time series, and unfiltered breakdowns by a
-//! session attribute, read the signed-delta rollups (the fast path);
-//! anything filtered, and the other breakdowns, run the exact path over
-//! per-session and per-event rows. Both give the same numbers; the
+//! Unfiltered aggregates, time series and breakdowns (except entry/exit
+//! page and props) read the signed-delta rollups (the fast path); anything
+//! filtered, and those breakdowns, run the exact path over per-session and
+//! per-event rows. Both give the same numbers; the
 //! end-to-end tests check them against a hand-computed log.
 
 pub mod input;
@@ -73,6 +73,18 @@ fn counts(row: &tokio_postgres::Row) -> Result<(String, Counts), ReadError> {
     ))
 }
 
+/// The rollup rows that answer an unfiltered breakdown by `d` (and those
+/// holding its bounce-rate denominators); `None` where only the exact path
+/// can (entry/exit pages, whose rows lack events; custom props).
+fn rollup_rows(d: &Dimension) -> Option<(&'static str, &'static str)> {
+    match d {
+        Dimension::Page => Some(("page", "entry_page")),
+        Dimension::EventName => Some(("event_name", "event_name")),
+        Dimension::EntryPage | Dimension::ExitPage | Dimension::Prop(_) => None,
+        other => other.session_column().map(|c| (c, c)),
+    }
+}
+
 impl Reads {
     /// The site's time zone; `NotFound` for an unknown site.
     async fn site_zone(&self, site: Uuid) -> Result<TimeZone, ReadError> {
@@ -103,13 +115,13 @@ impl Reads {
     ) -> Result<HashMap<String, Counts>, ReadError> {
         let client = self.pool().get().await?;
         if let Grouping::Value(d) = grouping
-            && let Some(dim) = d.session_column().filter(|c| !c.ends_with("_page"))
+            && let Some((dim, bounce_dim)) = rollup_rows(d)
             && scope.filters.is_empty()
             && scope.goal.is_none()
         {
             let stmt = client.prepare_cached(sql::ROLLUP_BREAKDOWN).await?;
             let mut out = HashMap::new();
-            for row in client.query(&stmt, &[&scope.site, &range.start, &range.end, &dim]).await? {
+            for row in client.query(&stmt, &[&scope.site, &range.start, &range.end, &dim, &bounce_dim]).await? {
                 let (k, c) = counts(&row)?;
                 out.insert(k, c);
             }

@@ -158,14 +158,22 @@ pub fn rollup(interval: Option<Interval>) -> String {
     )
 }
 
-/// The fast path for unfiltered breakdowns by a session attribute (`$4` =
-/// the rollup dimension name): those rows carry exactly what the exact path
-/// computes — visitors first seen per (day, value), the visits that started
-/// with that value, their bounces, durations, pageviews and events.
-pub const ROLLUP_BREAKDOWN: &str = "SELECT value AS k, sum(visitors)::int8, sum(visits)::int8, sum(pageviews)::int8, \
-     sum(events)::int8, sum(visits)::int8, sum(bounces)::int8, sum(duration_ms)::int8, 0::int8 \
+/// The fast path for unfiltered breakdowns by a session attribute, a page or
+/// an event name (`$4` = the rollup dimension): those rows carry exactly
+/// what the exact path computes — visitors first seen per (day, value), the
+/// visits (that started with / contained the value), their bounces,
+/// durations, pageviews and events. `$5` names the rows whose visits are the
+/// bounce rate's denominator: the entry-page rows for pages (bounce rate
+/// counts the visits that entered there), else the same rows.
+pub const ROLLUP_BREAKDOWN: &str = "WITH r AS (SELECT value, sum(visitors) AS visitors, sum(visits) AS visits, \
+       sum(pageviews) AS pageviews, sum(events) AS events, sum(bounces) AS bounces, sum(duration_ms) AS duration_ms \
      FROM analytics_rollup WHERE site_id = $1 AND dim = $4 AND local_date BETWEEN $2 AND $3 GROUP BY value \
-     HAVING sum(visitors) <> 0 OR sum(visits) <> 0 OR sum(events) <> 0";
+     HAVING sum(visitors) <> 0 OR sum(visits) <> 0 OR sum(events) <> 0), \
+     b AS (SELECT value, sum(visits) AS visits FROM analytics_rollup \
+     WHERE site_id = $1 AND dim = $5 AND local_date BETWEEN $2 AND $3 GROUP BY value) \
+     SELECT r.value, r.visitors::int8, r.visits::int8, r.pageviews::int8, r.events::int8, \
+       COALESCE(b.visits, 0)::int8, r.bounces::int8, r.duration_ms::int8, 0::int8 \
+     FROM r LEFT JOIN b USING (value)";
 
 /// Visitors of the range who reached `goal`, from the rollups' page and
 /// event-name rows (`$4` = dimension, `$5` = value).
