@@ -434,6 +434,13 @@ async fn hand_computed(kafka: bool) {
         .unwrap()
         .into_inner();
     assert_eq!(stream.message().await.unwrap().unwrap().visitors, 1, "the stream starts with the current count");
+    // The dashboard's live stream over REST: server-sent events, the current count first.
+    let mut sse = api.http.get(format!("{base}/v1/sites/{site}/realtime/stream")).send().await.unwrap();
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    let first = sse.chunk().await.unwrap().expect("a first event");
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("event: realtime") && first.contains("\"visitors\":1"), "{first}");
+    drop(sse);
     let unknown = api.http.get(format!("{base}/v1/sites/{}/aggregate", Uuid::now_v7())).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 

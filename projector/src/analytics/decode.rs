@@ -102,3 +102,71 @@ pub fn decode(e: &v1::EventEnvelope) -> Result<AnalyticsEvent, DecodeError> {
         props: p.props.into_iter().collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(site: Uuid, p: &v1::AnalyticsEventRecorded) -> v1::EventEnvelope {
+        use prost::Message as _;
+        v1::EventEnvelope {
+            global_position: 9,
+            stream_id: format!("analytics-{site}"),
+            category: "analytics".into(),
+            event_type: ANALYTICS_EVENT_RECORDED.into(),
+            schema_version: 1,
+            payload: p.encode_to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn payload(site: Uuid) -> v1::AnalyticsEventRecorded {
+        v1::AnalyticsEventRecorded {
+            site_id: site.to_string(),
+            visitor_id: "v1".into(),
+            name: "signup".into(),
+            timestamp: Some(prost_types::Timestamp { seconds: 1_768_000_000, nanos: 0 }),
+            local_date: "2026-01-10".into(),
+            utc_offset_seconds: 19_800,
+            pathname: "/x".into(),
+            referrer_source: "Google".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_recorded_event_becomes_a_hit_of_its_visitor_day() {
+        let site = Uuid::now_v7();
+        let e = decode(&envelope(site, &payload(site))).unwrap();
+        assert_eq!(e.key(), (site, NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(), "v1".to_owned()));
+        assert_eq!(e.hit.kind, HitKind::Custom { name: "signup".into(), interactive: true });
+        assert_eq!(e.hit.attributes.source, "Google");
+        assert_eq!(e.position, 9);
+    }
+
+    #[test]
+    fn what_cannot_be_placed_is_refused_with_the_field() {
+        let site = Uuid::now_v7();
+        let field = |p: v1::AnalyticsEventRecorded, stream_site: Uuid| match decode(&envelope(stream_site, &p)) {
+            Err(DecodeError::Invalid { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        assert_eq!(field(payload(site), Uuid::now_v7()), "site_id");
+        assert_eq!(
+            field(v1::AnalyticsEventRecorded { visitor_id: String::new(), ..payload(site) }, site),
+            "visitor_id"
+        );
+        assert_eq!(
+            field(v1::AnalyticsEventRecorded { local_date: "10/01/2026".into(), ..payload(site) }, site),
+            "local_date"
+        );
+        assert_eq!(field(v1::AnalyticsEventRecorded { timestamp: None, ..payload(site) }, site), "timestamp");
+        assert_eq!(
+            field(v1::AnalyticsEventRecorded { utc_offset_seconds: 90_000, ..payload(site) }, site),
+            "utc_offset_seconds"
+        );
+        let mut newer = envelope(site, &payload(site));
+        newer.schema_version = 2;
+        assert!(matches!(decode(&newer), Err(DecodeError::SchemaVersion(_, 2))));
+    }
+}
