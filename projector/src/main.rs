@@ -123,7 +123,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                 Some(id) => retry::Which::One(id),
                 None => retry::Which::AllOpen,
             };
-            let outcomes = retry::retry(&pool, which).await?;
+            let outcomes = retry::retry_with_rules(&pool, which, settings.analytics.rules()).await?;
             return Ok(report_retries(&outcomes));
         }
         Command::Rebuild(Rebuild::Profiles { page, drop_old, quiet }) => {

@@ -31,6 +31,15 @@ pub enum Which {
 
 /// Retries dead letters, each in its own transaction, and reports per id.
 pub async fn retry(pool: &Pool, which: Which) -> Result<Vec<(i64, RetryOutcome)>, ProjectorError> {
+    retry_with_rules(pool, which, tally_domain::sessions::Rules::default()).await
+}
+
+/// [`retry`] with the configured sessionisation rules (analytics events).
+pub async fn retry_with_rules(
+    pool: &Pool,
+    which: Which,
+    rules: tally_domain::sessions::Rules,
+) -> Result<Vec<(i64, RetryOutcome)>, ProjectorError> {
     let ids = match which {
         Which::One(id) => vec![id],
         Which::AllOpen => {
@@ -38,7 +47,7 @@ pub async fn retry(pool: &Pool, which: Which) -> Result<Vec<(i64, RetryOutcome)>
             dead_letters::list(&**client, false).await?.into_iter().map(|d| d.id).collect()
         }
     };
-    let applier = Applier::new(pool.clone(), "dead-letters-retry");
+    let applier = Applier::new(pool.clone(), "dead-letters-retry").with_session_rules(rules);
     let mut outcomes = Vec::with_capacity(ids.len());
     for id in ids {
         let outcome = retry_one(&applier, id).await?;

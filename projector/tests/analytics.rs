@@ -137,3 +137,33 @@ async fn partitions_applied_concurrently_equal_a_rebuild() {
     let sessions: i64 = h.query_one("SELECT count(*) FROM analytics_sessions").await;
     assert_eq!(visits, sessions);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analytics_event_that_cannot_be_placed_is_dead_lettered_and_its_neighbours_count() {
+    let mut h = Harness::new().await;
+    let projector = support::Running::start(h.settings()).await;
+    let owner = h.create_profile("owner").await;
+    let site = h.register_site(owner, "shop.example").await;
+    let event = |visitor: &str| v1::AnalyticsEventRecorded {
+        site_id: site.to_string(),
+        visitor_id: visitor.into(),
+        name: "pageview".into(),
+        timestamp: Some(prost_types::Timestamp { seconds: 1_777_000_000, nanos: 0 }),
+        local_date: "2026-04-24".into(),
+        utc_offset_seconds: 7200,
+        pathname: "/".into(),
+        ..Default::default()
+    };
+    let stream = format!("analytics-{site}");
+    h.append(&stream, "tally.v1.AnalyticsEventRecorded", event("a").encode_to_vec()).await;
+    // No visitor id: nothing to sessionise it by.
+    h.append(&stream, "tally.v1.AnalyticsEventRecorded", event("").encode_to_vec()).await;
+    h.append(&stream, "tally.v1.AnalyticsEventRecorded", event("b").encode_to_vec()).await;
+    h.wait_projected(h.head).await;
+
+    let visitors: i64 = h.query_one("SELECT sum(visitors)::int8 FROM analytics_rollup WHERE dim = ''").await;
+    assert_eq!(visitors, 2, "the neighbours are counted");
+    let reason: String = h.query_one("SELECT reason FROM dead_letters").await;
+    assert!(reason.contains("visitor_id"), "{reason}");
+    projector.stop().await;
+}
