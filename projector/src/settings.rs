@@ -108,7 +108,20 @@ pub enum Assignment {
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct AnalyticsSettings {
     /// Events of a visitor less than this many minutes apart share a session.
+    #[serde(deserialize_with = "session_minutes")]
     pub session_timeout_minutes: u32,
+}
+
+/// 1 to 1440: a session never spans a local day anyway.
+fn session_minutes<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let minutes = u32::deserialize(d)?;
+    if (1..=1440).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "analytics.session_timeout_minutes must be from 1 to 1440, got {minutes}"
+        )))
+    }
 }
 
 impl AnalyticsSettings {
@@ -180,6 +193,13 @@ mod tests {
         std::fs::write(&file, "[kafka]\nassignment = \"random\"\n").unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("assignment"), "error does not name the key: {err}");
+
+        std::fs::write(&file, "[analytics]\nsession_timeout_minutes = 20\n").unwrap();
+        let rules = Settings::load(Some(&file)).unwrap().analytics.rules();
+        assert_eq!(rules.timeout, chrono::Duration::minutes(20));
+        std::fs::write(&file, "[analytics]\nsession_timeout_minutes = 0\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("session_timeout_minutes"), "error does not name the key: {err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
