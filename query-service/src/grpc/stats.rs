@@ -1,6 +1,6 @@
 //! The statistics RPCs: proto in, validated scope, proto out.
 
-use std::{pin::Pin, time::Duration};
+use std::pin::Pin;
 
 use futures::Stream;
 use tally_platform::error::ApiError;
@@ -10,13 +10,8 @@ use tonic::Status;
 use crate::{
     input,
     read::Reads,
-    stats::{DateRange, Metrics, Scope, input as si},
+    stats::{DateRange, Metrics, Scope, input as si, realtime::updates as realtime_updates},
 };
-
-/// How often a realtime stream re-counts; a message goes out when the count
-/// changes, or at least every [`HEARTBEAT`].
-pub const REALTIME_POLL: Duration = Duration::from_secs(2);
-pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
 pub type RealtimeStream = Pin<Box<dyn Stream<Item = Result<v1::RealtimeResponse, Status>> + Send>>;
 
@@ -115,39 +110,6 @@ pub async fn realtime(reads: &Reads, r: v1::RealtimeRequest) -> Result<v1::Realt
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
     let (visitors, as_of) = reads.realtime(site, r.min_position).await.map_err(failed)?;
     Ok(v1::RealtimeResponse { visitors, as_of: Some(to_timestamp(as_of)) })
-}
-
-/// The realtime count now, then on every change (and every heartbeat).
-pub fn realtime_updates(
-    reads: Reads,
-    site: uuid::Uuid,
-) -> impl Stream<Item = Result<(u64, chrono::DateTime<chrono::Utc>), crate::read::ReadError>> + Send {
-    struct State {
-        reads: Reads,
-        site: uuid::Uuid,
-        last: Option<u64>,
-        sent_at: tokio::time::Instant,
-        first: bool,
-    }
-    let start = State { reads, site, last: None, sent_at: tokio::time::Instant::now(), first: true };
-    futures::stream::unfold(start, |mut s| async move {
-        loop {
-            if !s.first {
-                tokio::time::sleep(REALTIME_POLL).await;
-            }
-            s.first = false;
-            match s.reads.realtime(s.site, None).await {
-                Ok((n, at)) => {
-                    if s.last != Some(n) || s.sent_at.elapsed() >= HEARTBEAT {
-                        s.last = Some(n);
-                        s.sent_at = tokio::time::Instant::now();
-                        return Some((Ok((n, at)), s));
-                    }
-                }
-                Err(e) => return Some((Err(e), s)),
-            }
-        }
-    })
 }
 
 pub async fn stream_realtime(reads: &Reads, r: v1::RealtimeRequest) -> Result<RealtimeStream, Status> {

@@ -18,10 +18,12 @@ use super::{
     stats_dto::{AggregateView, BreakdownRowView, BreakdownView, PointView, RealtimeView, TimeseriesView},
 };
 use crate::{
-    grpc::stats::{HEARTBEAT, realtime_updates},
     input,
     read::Reads,
-    stats::{Scope, input as si},
+    stats::{
+        Scope, input as si,
+        realtime::{HEARTBEAT, updates as realtime_updates},
+    },
 };
 
 /// The query string, parsed by hand so unknown or repeated parameters are

@@ -10,6 +10,7 @@
 pub mod input;
 pub mod model;
 mod period;
+pub mod realtime;
 mod sql;
 
 use std::collections::HashMap;
