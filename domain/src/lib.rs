@@ -22,6 +22,7 @@ mod field_mask;
 pub mod ids;
 pub mod profile;
 mod serde_util;
+pub mod sessions;
 pub mod site;
 pub mod values;
 

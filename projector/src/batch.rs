@@ -10,8 +10,11 @@ use std::{
 
 use deadpool_postgres::{Pool, Transaction};
 
+use tally_domain::sessions::Rules;
+
 use crate::{
     ProjectorError,
+    analytics::{self, AnalyticsEvent, AnalyticsStatements, schema::ANALYTICS},
     dead_letters::{self, NewDeadLetter},
     decode::{self, Decoded, Event},
     error::is_transient,
@@ -45,6 +48,8 @@ pub struct Applier {
     pool: Pool,
     consumer: String,
     statements: Mutex<HashMap<i32, Statements>>,
+    analytics_statements: Mutex<HashMap<i32, AnalyticsStatements>>,
+    rules: Rules,
 }
 
 /// The active version and what it already contains.
@@ -57,16 +62,42 @@ pub struct Active {
 /// Reads the `projections` row `FOR SHARE`: a rebuild's switch (`FOR UPDATE`)
 /// waits for this batch, and the next batch waits for the switch.
 pub async fn active_for_share(tx: &Transaction<'_>) -> Result<Active, ProjectorError> {
+    projection_for_share(tx, PROFILES).await
+}
+
+/// [`active_for_share`] for any projection.
+pub async fn projection_for_share(tx: &Transaction<'_>, name: &'static str) -> Result<Active, ProjectorError> {
     let row = tx
-        .query_opt("SELECT active_version, applied_through FROM projections WHERE name = $1 FOR SHARE", &[&PROFILES])
+        .query_opt("SELECT active_version, applied_through FROM projections WHERE name = $1 FOR SHARE", &[&name])
         .await?
-        .ok_or(ProjectorError::NoProjection(PROFILES))?;
+        .ok_or(ProjectorError::NoProjection(name))?;
     Ok(Active { version: row.get(0), applied_through: row.get(1) })
 }
 
 impl Applier {
     pub fn new(pool: Pool, consumer: impl Into<String>) -> Self {
-        Applier { pool, consumer: consumer.into(), statements: Mutex::new(HashMap::new()) }
+        Applier {
+            pool,
+            consumer: consumer.into(),
+            statements: Mutex::new(HashMap::new()),
+            analytics_statements: Mutex::new(HashMap::new()),
+            rules: Rules::default(),
+        }
+    }
+
+    /// Uses `rules` (e.g. a configured session timeout) for sessionisation.
+    pub fn with_session_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    pub fn session_rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub(crate) fn analytics_statements(&self, version: i32) -> AnalyticsStatements {
+        let mut cache = self.analytics_statements.lock().expect("statement cache lock poisoned");
+        cache.entry(version).or_insert_with(|| AnalyticsStatements::new(version)).clone()
     }
 
     pub fn consumer(&self) -> &str {
@@ -107,6 +138,7 @@ impl Applier {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let active = active_for_share(&tx).await?;
+        let active_analytics = projection_for_share(&tx, ANALYTICS).await?;
         let statements = self.statements(active.version);
         let mut progress = offsets::load(&*tx, &self.consumer).await?;
         let stored: HashMap<Partition, i64> = progress.iter().map(|(k, p)| (k.clone(), p.position)).collect();
@@ -114,6 +146,7 @@ impl Applier {
         let mut report = BatchReport { version: active.version, ..BatchReport::default() };
         let mut letters = Vec::new();
         let mut to_project: Vec<(usize, Event)> = Vec::new();
+        let mut to_analyse: Vec<(usize, AnalyticsEvent)> = Vec::new();
         // Each event's span lives until the batch commits, so its trace shows when the
         // projection became durable, not just when the event was triaged.
         let mut spans = Vec::with_capacity(messages.len());
@@ -122,8 +155,15 @@ impl Applier {
             let position = message.position().and_then(|p| i64::try_from(p).ok());
             spans.push(event_span(message));
             let _entered = spans[i].enter();
-            match triage(message, active.applied_through, stored.get(&partition).copied().unwrap_or(0)) {
+            let partition_position = stored.get(&partition).copied().unwrap_or(0);
+            match triage(message, active.applied_through, partition_position) {
                 Triage::Project(event) => to_project.push((i, event)),
+                Triage::Analytics(event)
+                    if event.position <= active_analytics.applied_through.max(partition_position) =>
+                {
+                    report.skipped += 1
+                }
+                Triage::Analytics(event) => to_analyse.push((i, *event)),
                 Triage::Skip => report.skipped += 1,
                 Triage::Ignore => report.ignored += 1,
                 Triage::DeadLetter(reason) => {
@@ -145,6 +185,20 @@ impl Applier {
                 }
             }
         }
+        let analytics_statements = self.analytics_statements(active_analytics.version);
+        let events: Vec<&AnalyticsEvent> = to_analyse.iter().map(|(_, e)| e).collect();
+        let verdicts =
+            analytics::project_with_fallback(&tx, &analytics_statements, &self.rules, &events, Sharing::Shared).await?;
+        for ((i, _), verdict) in to_analyse.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Applied => report.applied += 1,
+                Verdict::Duplicate => report.skipped += 1,
+                Verdict::Rejected(reason) => {
+                    tracing::warn!(reason = %reason, position = ?messages[*i].position(), "dead-lettering an event");
+                    letters.push(NewDeadLetter::from_message(&messages[*i], reason));
+                }
+            }
+        }
         report.dead_lettered = letters.len();
         dead_letters::insert(&*tx, &self.consumer, &letters, false).await?;
         offsets::save(&*tx, &self.consumer, &progress).await?;
@@ -157,6 +211,8 @@ impl Applier {
 /// What to do with one message.
 pub(crate) enum Triage {
     Project(Event),
+    /// An analytics event; its own projection decides whether it is new.
+    Analytics(Box<AnalyticsEvent>),
     Skip,
     Ignore,
     DeadLetter(String),
@@ -171,6 +227,12 @@ pub(crate) fn triage(message: &Message, applied_through: i64, partition_position
         Body::Envelope(e) => e,
         Body::Undecodable { reason, .. } => return Triage::DeadLetter(reason.clone()),
     };
+    if analytics::decode::is_analytics(envelope) {
+        return match analytics::decode::decode(envelope) {
+            Ok(event) => Triage::Analytics(Box::new(event)),
+            Err(e) => Triage::DeadLetter(e.to_string()),
+        };
+    }
     match decode::decode(envelope) {
         Err(e) => Triage::DeadLetter(e.to_string()),
         Ok(Decoded::Ignored) => Triage::Ignore,

@@ -12,6 +12,7 @@
 //! - [`dead_letters`], [`retry`]: poison messages and their operator tools.
 #![forbid(unsafe_code)]
 
+pub mod analytics;
 pub mod batch;
 pub mod dead_letters;
 pub mod decode;

@@ -67,6 +67,19 @@ enum Rebuild {
         #[arg(long)]
         quiet: bool,
     },
+    /// Rebuild the analytics rollups, sessions and events with the
+    /// configured session timeout (`TALLY_ANALYTICS__SESSION_TIMEOUT_MINUTES`).
+    Analytics {
+        /// Events read from the event store per page (one transaction each).
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        page: u32,
+        /// Drop the previous version's tables after the switch.
+        #[arg(long)]
+        drop_old: bool,
+        /// No progress bar (logs only).
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 #[tokio::main]
@@ -110,7 +123,7 @@ async fn run() -> anyhow::Result<ExitCode> {
                 Some(id) => retry::Which::One(id),
                 None => retry::Which::AllOpen,
             };
-            let outcomes = retry::retry(&pool, which).await?;
+            let outcomes = retry::retry_with_rules(&pool, which, settings.analytics.rules()).await?;
             return Ok(report_retries(&outcomes));
         }
         Command::Rebuild(Rebuild::Profiles { page, drop_old, quiet }) => {
@@ -118,6 +131,13 @@ async fn run() -> anyhow::Result<ExitCode> {
             tally_platform::shutdown::cancel_on_signal(shutdown.clone());
             let options = tally_projector::rebuild::Options { page: page as usize, drop_old, progress: !quiet };
             let report = tally_projector::rebuild::profiles(&settings, options, shutdown).await?;
+            println!("{report}");
+        }
+        Command::Rebuild(Rebuild::Analytics { page, drop_old, quiet }) => {
+            let shutdown = CancellationToken::new();
+            tally_platform::shutdown::cancel_on_signal(shutdown.clone());
+            let options = tally_projector::rebuild::Options { page: page as usize, drop_old, progress: !quiet };
+            let report = tally_projector::analytics::rebuild::analytics(&settings, options, shutdown).await?;
             println!("{report}");
         }
     }

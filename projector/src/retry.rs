@@ -31,6 +31,15 @@ pub enum Which {
 
 /// Retries dead letters, each in its own transaction, and reports per id.
 pub async fn retry(pool: &Pool, which: Which) -> Result<Vec<(i64, RetryOutcome)>, ProjectorError> {
+    retry_with_rules(pool, which, tally_domain::sessions::Rules::default()).await
+}
+
+/// [`retry`] with the configured sessionisation rules (analytics events).
+pub async fn retry_with_rules(
+    pool: &Pool,
+    which: Which,
+    rules: tally_domain::sessions::Rules,
+) -> Result<Vec<(i64, RetryOutcome)>, ProjectorError> {
     let ids = match which {
         Which::One(id) => vec![id],
         Which::AllOpen => {
@@ -38,7 +47,7 @@ pub async fn retry(pool: &Pool, which: Which) -> Result<Vec<(i64, RetryOutcome)>
             dead_letters::list(&**client, false).await?.into_iter().map(|d| d.id).collect()
         }
     };
-    let applier = Applier::new(pool.clone(), "dead-letters-retry");
+    let applier = Applier::new(pool.clone(), "dead-letters-retry").with_session_rules(rules);
     let mut outcomes = Vec::with_capacity(ids.len());
     for id in ids {
         let outcome = retry_one(&applier, id).await?;
@@ -77,6 +86,18 @@ async fn retry_one(applier: &Applier, id: i64) -> Result<RetryOutcome, Projector
     let failure = match triage(&message, 0, 0) {
         Triage::DeadLetter(reason) => Some(reason),
         Triage::Skip | Triage::Ignore => None,
+        Triage::Analytics(event) => {
+            let active = crate::batch::projection_for_share(&tx, crate::analytics::schema::ANALYTICS).await?;
+            let statements = applier.analytics_statements(active.version);
+            let rules = *applier.session_rules();
+            match crate::analytics::project_with_fallback(&tx, &statements, &rules, &[&event], Sharing::Shared)
+                .await?
+                .pop()
+            {
+                Some(Verdict::Rejected(reason)) => Some(reason),
+                _ => None,
+            }
+        }
         Triage::Project(event) => {
             let statements = applier.statements(active.version);
             match project_with_fallback(&tx, &statements, &[(0, event)], Sharing::Shared).await?.pop() {

@@ -33,9 +33,12 @@ statement_timeout = 60
 [kafka]
 brokers = ""
 group_id = "tally-projector"
-topics = "tally.profile.v1"
+topics = "tally.profile.v1,tally.analytics.v1"
 assignment = "group"
 session_timeout_ms = 10000
+
+[analytics]
+session_timeout_minutes = 30
 
 [batch]
 max_events = 500
@@ -53,6 +56,7 @@ pub struct Settings {
     pub event_store: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub batch: BatchSettings,
+    pub analytics: AnalyticsSettings,
     pub telemetry: TelemetrySettings,
     /// Apply read-DB migrations at startup (a Kubernetes Job can do it instead).
     pub migrate_on_start: bool,
@@ -99,6 +103,35 @@ pub enum Assignment {
     Manual,
 }
 
+/// Sessionisation. Changing it only affects events projected afterwards;
+/// `projector rebuild analytics` re-derives everything with the new value.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct AnalyticsSettings {
+    /// Events of a visitor less than this many minutes apart share a session.
+    #[serde(deserialize_with = "session_minutes")]
+    pub session_timeout_minutes: u32,
+}
+
+/// 1 to 1440: a session never spans a local day anyway.
+fn session_minutes<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let minutes = u32::deserialize(d)?;
+    if (1..=1440).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "analytics.session_timeout_minutes must be from 1 to 1440, got {minutes}"
+        )))
+    }
+}
+
+impl AnalyticsSettings {
+    pub fn rules(&self) -> tally_domain::sessions::Rules {
+        tally_domain::sessions::Rules {
+            timeout: chrono::Duration::minutes(i64::from(self.session_timeout_minutes.max(1))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct BatchSettings {
     /// A micro-batch closes at this many messages…
@@ -139,7 +172,7 @@ mod tests {
     fn defaults_mean_single_node_mode_with_the_profile_topic() {
         let s = Settings::load(None).unwrap();
         assert!(!s.kafka.enabled());
-        assert_eq!(s.kafka.topics, ["tally.profile.v1"]);
+        assert_eq!(s.kafka.topics, ["tally.profile.v1", "tally.analytics.v1"]);
         assert_eq!(s.kafka.assignment, Assignment::Group);
         assert_eq!(s.batch.max_events, 500);
     }
@@ -160,6 +193,13 @@ mod tests {
         std::fs::write(&file, "[kafka]\nassignment = \"random\"\n").unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("assignment"), "error does not name the key: {err}");
+
+        std::fs::write(&file, "[analytics]\nsession_timeout_minutes = 20\n").unwrap();
+        let rules = Settings::load(Some(&file)).unwrap().analytics.rules();
+        assert_eq!(rules.timeout, chrono::Duration::minutes(20));
+        std::fs::write(&file, "[analytics]\nsession_timeout_minutes = 0\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("session_timeout_minutes"), "error does not name the key: {err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

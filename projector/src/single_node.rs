@@ -23,8 +23,10 @@ use crate::{
     offsets,
 };
 
-/// Categories this projection is built from.
-pub const CATEGORIES: [&str; 2] = ["profile", "site"];
+/// Categories the projector consumes.
+pub const CATEGORIES: [&str; 3] = ["profile", "site", "analytics"];
+/// Categories the profiles projection is built from.
+pub const PROFILE_CATEGORIES: [&str; 2] = ["profile", "site"];
 
 /// While idle, how often the projected position is moved up to the store's
 /// head (events of other categories advance it too: read-your-writes for any

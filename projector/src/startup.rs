@@ -45,7 +45,8 @@ impl App {
         if settings.migrate_on_start {
             migrate::run(&db::pg_config(&settings.read_database)?).await?;
         }
-        let applier = Arc::new(Applier::new(read_pool, settings.consumer()));
+        let applier =
+            Arc::new(Applier::new(read_pool, settings.consumer()).with_session_rules(settings.analytics.rules()));
         let readiness = Readiness::default();
         let router = with_common_layers(ops_routes(readiness.clone()).fallback(not_found));
         let address = settings.server.address();

@@ -17,6 +17,7 @@ pub mod read;
 pub mod rest;
 pub mod settings;
 pub mod startup;
+pub mod stats;
 
 pub use settings::Settings;
 pub use startup::App;

@@ -35,6 +35,20 @@ async fn rest_bad_inputs_are_problems_naming_the_field() {
         (format!("/v1/profiles/{id}"), Some("-1"), "X-Min-Position"),
         (format!("/v1/profiles/{id}"), Some("99999999999999999999999"), "X-Min-Position"),
         ("/v1/profiles".into(), Some("1.5"), "X-Min-Position"),
+        ("/v1/sites/nope/aggregate".into(), None, "id"),
+        (format!("/v1/sites/{id}/aggregate?period=week"), None, "period"),
+        (format!("/v1/sites/{id}/aggregate?period=custom&start_date=2026-01-02"), None, "end_date"),
+        (format!("/v1/sites/{id}/aggregate?period=custom&start_date=2026-01-02&end_date=2026-01-01"), None, "end_date"),
+        (format!("/v1/sites/{id}/aggregate?period=7d&start_date=2026-01-02"), None, "start_date"),
+        (format!("/v1/sites/{id}/aggregate?filter=colour:is:red"), None, "filter"),
+        (format!("/v1/sites/{id}/aggregate?filter=page:equals:/a"), None, "filter"),
+        (format!("/v1/sites/{id}/aggregate?goal=signup"), None, "goal"),
+        (format!("/v1/sites/{id}/aggregate?interval=day"), None, "interval"),
+        (format!("/v1/sites/{id}/timeseries?interval=hour&period=30d"), None, "interval"),
+        (format!("/v1/sites/{id}/breakdown"), None, "dimension"),
+        (format!("/v1/sites/{id}/breakdown?dimension=prop"), None, "prop_key"),
+        (format!("/v1/sites/{id}/breakdown?dimension=page&limit=0"), None, "limit"),
+        (format!("/v1/sites/{id}/breakdown?dimension=page&after=zz"), None, "after"),
     ];
     for (path, min_position, field) in cases {
         let mut req = app.http.get(app.url(&path));
@@ -88,12 +102,28 @@ async fn grpc_bad_inputs_are_invalid_arguments_naming_the_field() {
 }
 
 #[tokio::test]
-async fn statistics_rpcs_say_they_are_not_served_yet() {
+async fn statistics_rpcs_name_bad_fields_and_do_not_find_unknown_sites() {
     let app = TestApp::spawn().await;
     let mut c = QueryServiceClient::connect(app.base.clone()).await.unwrap();
+    let field_of = |status: tonic::Status| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        status.get_error_details().bad_request().expect("BadRequest detail").field_violations[0].field.clone()
+    };
     let s = c.get_aggregate(v1::AggregateRequest::default()).await.unwrap_err();
-    assert_eq!(s.code(), Code::Unimplemented);
-    assert!(s.message().contains("GetAggregate"), "{}", s.message());
-    let s = c.stream_realtime(v1::RealtimeRequest::default()).await.unwrap_err();
-    assert_eq!(s.code(), Code::Unimplemented);
+    assert_eq!(field_of(s), "site_id");
+    let site = Uuid::now_v7().to_string();
+    let custom = v1::AggregateRequest {
+        site_id: site.clone(),
+        period: v1::Period::Custom as i32,
+        date_range: Some(v1::DateRange { start_date: "2026-01-05".into(), end_date: "2026-01-01".into() }),
+        ..Default::default()
+    };
+    let s = c.get_aggregate(custom).await.unwrap_err();
+    assert_eq!(field_of(s), "date_range.end_date");
+    let no_dimension = v1::BreakdownRequest { site_id: site.clone(), ..Default::default() };
+    assert_eq!(field_of(c.get_breakdown(no_dimension).await.unwrap_err()), "dimension");
+    let s = c.get_aggregate(v1::AggregateRequest { site_id: site.clone(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(s.code(), Code::NotFound);
+    let s = c.stream_realtime(v1::RealtimeRequest { site_id: site, min_position: None }).await.unwrap_err();
+    assert_eq!(s.code(), Code::NotFound);
 }

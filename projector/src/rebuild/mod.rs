@@ -26,12 +26,12 @@ use crate::{
     project::Sharing,
     schema::{PROFILES, VersionTables},
     settings::Settings,
-    single_node::CATEGORIES,
+    single_node::PROFILE_CATEGORIES as CATEGORIES,
     store::Statements,
 };
 
 /// Identifies "a rebuild is running" among advisory locks on the read DB.
-const REBUILD_LOCK: i64 = 0x7A11_0002;
+pub(crate) const REBUILD_LOCK: i64 = 0x7A11_0002;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -267,7 +267,7 @@ async fn fill_verify_switch(
     Ok((events, dead_lettered, expected, switched))
 }
 
-fn progress_bar(total: u64, visible: bool) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, visible: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(
         Some(total),
         if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },

@@ -17,7 +17,7 @@ use crate::{
     message::Message,
     project::Sharing,
     rebuild::verify::Model,
-    single_node::CATEGORIES,
+    single_node::PROFILE_CATEGORIES as CATEGORIES,
     store::Statements,
 };
 
@@ -56,7 +56,7 @@ impl Prepared {
             match triage(m, 0, 0) {
                 Triage::Project(e) => events.push((i, e)),
                 Triage::DeadLetter(reason) => letters.push(NewDeadLetter::from_message(m, reason)),
-                Triage::Skip | Triage::Ignore => {}
+                Triage::Skip | Triage::Ignore | Triage::Analytics(_) => {}
             }
         }
         Prepared { messages, events, letters, through }

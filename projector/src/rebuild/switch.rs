@@ -8,7 +8,7 @@ use crate::{
     project::Sharing,
     rebuild::replay::{Prepared, Replayed, apply_page},
     schema::{PROFILES, VersionTables},
-    single_node::CATEGORIES,
+    single_node::PROFILE_CATEGORIES as CATEGORIES,
     store::Statements,
 };
 

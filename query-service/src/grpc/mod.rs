@@ -2,5 +2,6 @@
 
 mod convert;
 mod query;
+pub mod stats;
 
 pub use query::QueryGrpc;

@@ -2,9 +2,9 @@
 
 use tally_platform::error::ApiError;
 use tally_proto::v1::{self, query_service_server::QueryService};
-use tonic::{Request, Response, Status, codegen::tokio_stream};
+use tonic::{Request, Response, Status};
 
-use super::convert;
+use super::{convert, stats};
 use crate::{
     input,
     read::{PageRequest, ReadError, Reads},
@@ -29,12 +29,6 @@ fn failed(e: ReadError) -> Status {
 
 fn invalid(e: ApiError) -> Status {
     e.into()
-}
-
-/// Statistics arrive with the analytics milestone; until then the contract
-/// is published and the RPCs answer UNIMPLEMENTED honestly.
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} is part of the analytics API, which this version does not serve yet"))
 }
 
 #[tonic::async_trait]
@@ -77,31 +71,40 @@ impl QueryService for QueryGrpc {
         Ok(Response::new(convert::site(found)))
     }
 
-    async fn get_aggregate(&self, _: Request<v1::AggregateRequest>) -> Result<Response<v1::AggregateResponse>, Status> {
-        Err(not_yet("GetAggregate"))
+    async fn get_aggregate(
+        &self,
+        request: Request<v1::AggregateRequest>,
+    ) -> Result<Response<v1::AggregateResponse>, Status> {
+        Ok(Response::new(stats::aggregate(&self.reads, request.into_inner()).await?))
     }
 
     async fn get_timeseries(
         &self,
-        _: Request<v1::TimeseriesRequest>,
+        request: Request<v1::TimeseriesRequest>,
     ) -> Result<Response<v1::TimeseriesResponse>, Status> {
-        Err(not_yet("GetTimeseries"))
+        Ok(Response::new(stats::timeseries(&self.reads, request.into_inner()).await?))
     }
 
-    async fn get_breakdown(&self, _: Request<v1::BreakdownRequest>) -> Result<Response<v1::BreakdownResponse>, Status> {
-        Err(not_yet("GetBreakdown"))
+    async fn get_breakdown(
+        &self,
+        request: Request<v1::BreakdownRequest>,
+    ) -> Result<Response<v1::BreakdownResponse>, Status> {
+        Ok(Response::new(stats::breakdown(&self.reads, request.into_inner()).await?))
     }
 
-    async fn get_realtime(&self, _: Request<v1::RealtimeRequest>) -> Result<Response<v1::RealtimeResponse>, Status> {
-        Err(not_yet("GetRealtime"))
+    async fn get_realtime(
+        &self,
+        request: Request<v1::RealtimeRequest>,
+    ) -> Result<Response<v1::RealtimeResponse>, Status> {
+        Ok(Response::new(stats::realtime(&self.reads, request.into_inner()).await?))
     }
 
-    type StreamRealtimeStream = tokio_stream::Empty<Result<v1::RealtimeResponse, Status>>;
+    type StreamRealtimeStream = stats::RealtimeStream;
 
     async fn stream_realtime(
         &self,
-        _: Request<v1::RealtimeRequest>,
+        request: Request<v1::RealtimeRequest>,
     ) -> Result<Response<Self::StreamRealtimeStream>, Status> {
-        Err(not_yet("StreamRealtime"))
+        Ok(Response::new(stats::stream_realtime(&self.reads, request.into_inner()).await?))
     }
 }

@@ -87,6 +87,40 @@ impl Reads {
         SiteRecord::from_row(row)
     }
 
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Waits (bounded) until the projector has applied `min_position`;
+    /// `Behind` when it does not in time. For reads that span many
+    /// statements (statistics), where the one-statement fresh form of
+    /// [`Reads::run`] does not fit.
+    pub(crate) async fn wait_for(&self, min_position: Option<u64>) -> Result<(), ReadError> {
+        let Some(min) = min_position.filter(|&m| m > 0) else { return Ok(()) };
+        let min_i64 = i64::try_from(min).unwrap_or(i64::MAX);
+        let consumer = self.inner.freshness.consumer().to_owned();
+        let started = Instant::now();
+        let projected: i64 = {
+            let client = self.inner.pool.get().await?;
+            client.query_one(&sql::projected(1), &[&consumer]).await?.try_get(0)?
+        };
+        if projected >= min_i64 {
+            record_wait("fresh", started);
+            return Ok(());
+        }
+        match self.inner.freshness.wait(min_i64, started + self.inner.max_wait).await {
+            Ok(_) => {
+                record_wait("waited", started);
+                Ok(())
+            }
+            Err(seen) => {
+                record_wait("behind", started);
+                let projected = seen.unwrap_or(projected).max(projected);
+                Err(ReadError::Behind { projected: u64::try_from(projected).unwrap_or(0), min_position: min })
+            }
+        }
+    }
+
     /// Runs `read`; with a `min_position`, only answers from a read model
     /// that has reached it, waiting up to `max_wait`.
     async fn run(&self, read: &Read, params: &Params<'_>, min_position: Option<u64>) -> Result<Vec<Row>, ReadError> {

@@ -1,0 +1,103 @@
+//! Applying a batch of analytics events in memory: sessionise each event on
+//! its visitor-day's state and sum the signed deltas per rollup key, so the
+//! batch writes one row per key (sorted) whatever its size.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use tally_domain::sessions::{Delta, Metric, Rules, Session, VisitorDay};
+use uuid::Uuid;
+
+use crate::{analytics::decode::AnalyticsEvent, fold::Verdict};
+
+/// (site, local date, visitor id).
+pub type DayKey = (Uuid, NaiveDate, String);
+
+/// A rollup row's key in primary-key order: (site, dim, date, hour, value).
+pub type RollupKey = (Uuid, &'static str, NaiveDate, i16, String);
+
+/// The counters of a rollup row, in the table's column order: visitors,
+/// hour_visitors, visits, bounces, duration_ms, pageviews, events.
+pub type Counters = [i64; 7];
+
+fn slot(m: Metric) -> usize {
+    match m {
+        Metric::Visitors => 0,
+        Metric::HourVisitors => 1,
+        Metric::Visits => 2,
+        Metric::Bounces => 3,
+        Metric::DurationMs => 4,
+        Metric::Pageviews => 5,
+        Metric::Events => 6,
+    }
+}
+
+/// A visitor-day as loaded and as changed.
+#[derive(Debug, Clone, Default)]
+pub struct Day {
+    pub state: VisitorDay,
+    pub last_position: i64,
+    pub dirty: bool,
+}
+
+/// One `analytics_events` row.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub site_id: Uuid,
+    pub local_date: NaiveDate,
+    pub position: i64,
+    pub hour: i16,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub visitor_id: String,
+    pub seq: i32,
+    pub name: String,
+    pub pathname: String,
+    pub props: serde_json::Value,
+}
+
+/// Everything a batch writes.
+#[derive(Debug, Default)]
+pub struct AnalyticsFold {
+    pub days: HashMap<DayKey, Day>,
+    pub rollup: BTreeMap<RollupKey, Counters>,
+    /// The latest state of every session the batch touched.
+    pub sessions: BTreeMap<(Uuid, NaiveDate, String, u32), Session>,
+    pub events: Vec<EventRow>,
+}
+
+impl AnalyticsFold {
+    pub fn apply(&mut self, rules: &Rules, e: &AnalyticsEvent) -> Verdict {
+        let key = e.key();
+        let day = self.days.entry(key.clone()).or_default();
+        if e.position <= day.last_position {
+            return Verdict::Duplicate;
+        }
+        let deltas = day.state.step(rules, &e.hit);
+        day.last_position = e.position;
+        day.dirty = true;
+        let session = day.state.session.clone().expect("a step always leaves a current session");
+        for Delta { bucket, dim, value, metric, amount } in deltas {
+            let k = (e.site_id, dim.as_str(), bucket.date, i16::from(bucket.hour), value);
+            self.rollup.entry(k).or_default()[slot(metric)] += amount;
+        }
+        self.events.push(EventRow {
+            site_id: e.site_id,
+            local_date: e.hit.local_date,
+            position: e.position,
+            hour: i16::from(e.hit.bucket().hour),
+            at: e.hit.at,
+            visitor_id: e.visitor_id.clone(),
+            seq: session.seq as i32,
+            name: e.hit.name().to_owned(),
+            pathname: e.hit.pathname.clone(),
+            props: serde_json::to_value(&e.props).expect("a string map is valid JSON"),
+        });
+        self.sessions.insert((key.0, key.1, key.2, session.seq), session);
+        Verdict::Applied
+    }
+
+    /// Drops rollup rows whose deltas cancelled out.
+    pub fn prune(&mut self) {
+        self.rollup.retain(|_, c| c.iter().any(|v| *v != 0));
+    }
+}

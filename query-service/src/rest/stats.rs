@@ -1,0 +1,236 @@
+//! `GET /v1/sites/{id}/aggregate|timeseries|breakdown|realtime` and the
+//! realtime SSE stream `GET /v1/sites/{id}/realtime/stream`.
+
+use std::{collections::HashMap, convert::Infallible};
+
+use axum::{
+    Json,
+    extract::{FromRequestParts, Path, State},
+    http::request::Parts,
+    response::sse::{Event, KeepAlive, Sse},
+};
+use futures::{Stream, StreamExt};
+use tally_platform::error::ApiError;
+
+use super::{
+    extract::MinPosition,
+    failed,
+    stats_dto::{AggregateView, BreakdownRowView, BreakdownView, PointView, RealtimeView, TimeseriesView},
+};
+use crate::{
+    input,
+    read::Reads,
+    stats::{
+        Scope, input as si,
+        realtime::{HEARTBEAT, updates as realtime_updates},
+    },
+};
+
+/// The query string, parsed by hand so unknown or repeated parameters are
+/// reported by name (`filter` may repeat).
+pub struct StatsQuery {
+    single: HashMap<String, String>,
+    filters: Vec<String>,
+}
+
+const KNOWN: [&str; 12] = [
+    "period",
+    "start_date",
+    "end_date",
+    "goal",
+    "compare_previous",
+    "interval",
+    "dimension",
+    "prop_key",
+    "limit",
+    "after",
+    "order",
+    "filter",
+];
+
+impl<S: Send + Sync> FromRequestParts<S> for StatsQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut q = StatsQuery { single: HashMap::new(), filters: Vec::new() };
+        for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+            if !KNOWN.contains(&k.as_ref()) {
+                return Err(ApiError::field(k, "is not a parameter of the statistics API"));
+            }
+            if k == "filter" {
+                q.filters.push(v.into_owned());
+            } else if q.single.insert(k.clone().into_owned(), v.into_owned()).is_some() {
+                return Err(ApiError::field(k, "must be given at most once"));
+            }
+        }
+        Ok(q)
+    }
+}
+
+impl StatsQuery {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.single.get(k).map(String::as_str)
+    }
+
+    /// Only the parameters `allowed` (besides the shared ones) may appear.
+    fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        const SHARED: [&str; 5] = ["period", "start_date", "end_date", "goal", "compare_previous"];
+        match self.single.keys().find(|k| !SHARED.contains(&k.as_str()) && !allowed.contains(&k.as_str())) {
+            Some(k) => Err(ApiError::field(k.clone(), "is not a parameter of this endpoint")),
+            None => Ok(()),
+        }
+    }
+
+    fn scope(&self, id: &str, min_position: Option<u64>) -> Result<Scope, ApiError> {
+        let compare_previous = match self.get("compare_previous") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(ApiError::field("compare_previous", "must be true or false")),
+        };
+        Ok(Scope {
+            site: input::id(id, "id")?,
+            period: si::rest_period(self.get("period"), self.get("start_date"), self.get("end_date"))?,
+            filters: si::rest_filters(&self.filters)?,
+            goal: si::rest_goal(self.get("goal"))?,
+            compare_previous,
+            min_position,
+        })
+    }
+}
+
+const PARAMS: &str = "period: day|7d|30d|month|6mo|12mo|custom (default 30d); start_date/end_date (YYYY-MM-DD) \
+                      with custom; filter (repeatable): <dimension>:<is|is_not|contains>:<v1>|<v2>, dimension \
+                      prop.<key> for custom props; goal: page:<path> or event:<name>; compare_previous: true|false";
+
+/// Metrics over the whole range.
+#[utoipa::path(
+    get, path = "/v1/sites/{id}/aggregate", tag = "stats",
+    description = PARAMS,
+    params(("id" = String, Path, description = "Site id (UUID)")),
+    responses(
+        (status = 200, body = AggregateView),
+        (status = 400, description = "A bad parameter (problem+json naming it)"),
+        (status = 404, description = "No such site"),
+    )
+)]
+pub async fn aggregate(
+    State(reads): State<Reads>,
+    Path(id): Path<String>,
+    MinPosition(min): MinPosition,
+    q: StatsQuery,
+) -> Result<Json<AggregateView>, ApiError> {
+    q.only(&[])?;
+    let scope = q.scope(&id, min)?;
+    let (ranges, current, previous) = reads.aggregate(&scope).await.map_err(failed)?;
+    Ok(Json(AggregateView {
+        metrics: current.into(),
+        previous: previous.map(Into::into),
+        date_range: ranges.current.into(),
+        previous_date_range: ranges.previous.map(Into::into),
+    }))
+}
+
+/// Metrics per local time bucket (`interval`: hour|day|week|month).
+#[utoipa::path(
+    get, path = "/v1/sites/{id}/timeseries", tag = "stats",
+    description = PARAMS,
+    params(("id" = String, Path, description = "Site id (UUID)")),
+    responses((status = 200, body = TimeseriesView), (status = 400), (status = 404))
+)]
+pub async fn timeseries(
+    State(reads): State<Reads>,
+    Path(id): Path<String>,
+    MinPosition(min): MinPosition,
+    q: StatsQuery,
+) -> Result<Json<TimeseriesView>, ApiError> {
+    q.only(&["interval"])?;
+    let scope = q.scope(&id, min)?;
+    let interval = si::interval(si::rest_interval(q.get("interval"))?, scope.period, "interval")?;
+    let (_, series) = reads.timeseries(&scope, interval).await.map_err(failed)?;
+    let points = |p: Vec<(String, crate::stats::Metrics)>| {
+        p.into_iter().map(|(bucket, m)| PointView { bucket, metrics: m.into() }).collect()
+    };
+    Ok(Json(TimeseriesView { points: points(series.points), previous_points: points(series.previous) }))
+}
+
+/// Metrics per value of `dimension` (`prop` with `prop_key`), sorted by
+/// `order` (visitors|visits|pageviews|events|value), `limit` rows after `after`.
+#[utoipa::path(
+    get, path = "/v1/sites/{id}/breakdown", tag = "stats",
+    description = PARAMS,
+    params(("id" = String, Path, description = "Site id (UUID)")),
+    responses((status = 200, body = BreakdownView), (status = 400), (status = 404))
+)]
+pub async fn breakdown(
+    State(reads): State<Reads>,
+    Path(id): Path<String>,
+    MinPosition(min): MinPosition,
+    q: StatsQuery,
+) -> Result<Json<BreakdownView>, ApiError> {
+    q.only(&["dimension", "prop_key", "limit", "after", "order"])?;
+    let dimension = match q.get("dimension") {
+        None => return Err(ApiError::field("dimension", "is required")),
+        Some(d) => si::rest_dimension(d, q.get("prop_key"), "dimension")?,
+    };
+    let size = si::rest_rows(q.get("limit"))?;
+    let offset = si::decode_offset(q.get("after").unwrap_or(""), "after")?;
+    let order = si::rest_order(q.get("order"))?;
+    let scope = q.scope(&id, min)?;
+    let (_, page) = reads.breakdown(&scope, &dimension, order, offset, size).await.map_err(failed)?;
+    Ok(Json(BreakdownView {
+        rows: page
+            .rows
+            .into_iter()
+            .map(|r| BreakdownRowView {
+                value: r.value,
+                metrics: r.metrics.into(),
+                previous: r.previous.map(Into::into),
+            })
+            .collect(),
+        next_after: page.next.map(si::encode_offset),
+    }))
+}
+
+/// Visitors in the last 5 minutes.
+#[utoipa::path(
+    get, path = "/v1/sites/{id}/realtime", tag = "stats",
+    params(("id" = String, Path, description = "Site id (UUID)")),
+    responses((status = 200, body = RealtimeView), (status = 400), (status = 404))
+)]
+pub async fn realtime(
+    State(reads): State<Reads>,
+    Path(id): Path<String>,
+    MinPosition(min): MinPosition,
+) -> Result<Json<RealtimeView>, ApiError> {
+    let site = input::id(&id, "id")?;
+    let (visitors, as_of) = reads.realtime(site, min).await.map_err(failed)?;
+    Ok(Json(RealtimeView { visitors, as_of }))
+}
+
+/// Server-sent events: a `realtime` event with a [`RealtimeView`] now, on
+/// every change, and at least every 30 seconds.
+#[utoipa::path(
+    get, path = "/v1/sites/{id}/realtime/stream", tag = "stats",
+    params(("id" = String, Path, description = "Site id (UUID)")),
+    responses((status = 200, content_type = "text/event-stream", description = "`realtime` events"), (status = 404))
+)]
+pub async fn realtime_stream(
+    State(reads): State<Reads>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let site = input::id(&id, "id")?;
+    reads.realtime(site, None).await.map_err(failed)?;
+    let events = realtime_updates(reads, site).filter_map(|u| async move {
+        match u {
+            Ok((visitors, as_of)) => {
+                Event::default().event("realtime").json_data(RealtimeView { visitors, as_of }).ok()
+            }
+            Err(e) => {
+                e.log_if_internal();
+                None
+            }
+        }
+        .map(Ok)
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+}

@@ -1,0 +1,262 @@
+//! Website statistics over the analytics read model: aggregate, time series,
+//! breakdown and realtime (docs/analytics-read.md).
+//!
+//! Unfiltered aggregates, time series and breakdowns (except entry/exit
+//! page and props) read the signed-delta rollups (the fast path); anything
+//! filtered, and those breakdowns, run the exact path over per-session and
+//! per-event rows. Both give the same numbers; the
+//! end-to-end tests check them against a hand-computed log.
+
+pub mod input;
+pub mod model;
+mod period;
+pub mod realtime;
+mod sql;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tally_domain::TimeZone;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+pub use model::*;
+pub use period::resolve;
+
+use crate::read::{ReadError, Reads};
+use sql::Grouping;
+
+/// A resolved range with its previous one.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranges {
+    pub current: DateRange,
+    pub previous: Option<DateRange>,
+}
+
+/// One breakdown row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub value: String,
+    pub metrics: Metrics,
+    pub previous: Option<Metrics>,
+    counts: Counts,
+}
+
+/// A page of breakdown rows.
+#[derive(Debug, Clone)]
+pub struct BreakdownPage {
+    pub rows: Vec<Row>,
+    /// The offset of the next page, when there is one.
+    pub next: Option<usize>,
+}
+
+/// A time series.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub points: Vec<(String, Metrics)>,
+    pub previous: Vec<(String, Metrics)>,
+}
+
+fn counts(row: &tokio_postgres::Row) -> Result<(String, Counts), ReadError> {
+    let g = |i| row.try_get::<_, i64>(i);
+    Ok((
+        row.try_get::<_, Option<String>>(0)?.unwrap_or_default(),
+        Counts {
+            visitors: g(1)?,
+            visits: g(2)?,
+            pageviews: g(3)?,
+            events: g(4)?,
+            bounce_visits: g(5)?,
+            bounces: g(6)?,
+            duration_ms: g(7)?,
+            converted: g(8)?,
+        },
+    ))
+}
+
+/// The rollup rows that answer an unfiltered breakdown by `d` (and those
+/// holding its bounce-rate denominators); `None` where only the exact path
+/// can (entry/exit pages, whose rows lack events; custom props).
+fn rollup_rows(d: &Dimension) -> Option<(&'static str, &'static str)> {
+    match d {
+        Dimension::Page => Some(("page", "entry_page")),
+        Dimension::EventName => Some(("event_name", "event_name")),
+        Dimension::EntryPage | Dimension::ExitPage | Dimension::Prop(_) => None,
+        other => other.session_column().map(|c| (c, c)),
+    }
+}
+
+impl Reads {
+    /// The site's time zone; `NotFound` for an unknown site.
+    async fn site_zone(&self, site: Uuid) -> Result<TimeZone, ReadError> {
+        let client = self.pool().get().await?;
+        let row = client
+            .query_opt(sql::SITE_TIME_ZONE, &[&site])
+            .await?
+            .ok_or_else(|| ReadError::NotFound { what: "site", key: site.to_string() })?;
+        let name: String = row.try_get(0)?;
+        TimeZone::parse(&name).map_err(|e| ReadError::Decode(format!("site {site} has time zone {name:?}: {e}")))
+    }
+
+    /// Resolves the scope's period in the site's time zone (404 for an
+    /// unknown site), after waiting for `min_position` if asked.
+    pub async fn ranges(&self, scope: &Scope) -> Result<Ranges, ReadError> {
+        self.wait_for(scope.min_position).await?;
+        let zone = self.site_zone(scope.site).await?;
+        let today = Utc::now().with_timezone(&zone.tz()).date_naive();
+        let current = resolve(scope.period, today);
+        Ok(Ranges { current, previous: scope.compare_previous.then(|| current.previous()) })
+    }
+
+    async fn grouped(
+        &self,
+        scope: &Scope,
+        range: DateRange,
+        grouping: &Grouping,
+    ) -> Result<HashMap<String, Counts>, ReadError> {
+        let client = self.pool().get().await?;
+        if let Grouping::Value(d) = grouping
+            && let Some((dim, bounce_dim)) = rollup_rows(d)
+            && scope.filters.is_empty()
+            && scope.goal.is_none()
+        {
+            let stmt = client.prepare_cached(sql::ROLLUP_BREAKDOWN).await?;
+            let mut out = HashMap::new();
+            for row in client.query(&stmt, &[&scope.site, &range.start, &range.end, &dim, &bounce_dim]).await? {
+                let (k, c) = counts(&row)?;
+                out.insert(k, c);
+            }
+            return Ok(out);
+        }
+        let fast = scope.filters.is_empty() && !matches!(grouping, Grouping::Value(_));
+        let (sql, extra) = if fast {
+            let interval = match grouping {
+                Grouping::Time(i) => Some(*i),
+                _ => None,
+            };
+            (sql::rollup(interval), Vec::new())
+        } else {
+            sql::exact(&scope.filters, scope.goal.as_ref(), grouping)
+        };
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.site, &range.start, &range.end];
+        params.extend(extra.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
+        let stmt = client.prepare_cached(&sql).await?;
+        let mut out = HashMap::new();
+        for row in client.query(&stmt, &params).await? {
+            let (k, c) = counts(&row)?;
+            out.insert(k, c);
+        }
+        if fast && let Some(goal) = &scope.goal {
+            let (dim, value) = match goal {
+                Goal::Page(p) => ("page", p.as_str()),
+                Goal::Event(n) => ("event_name", n.as_str()),
+            };
+            if let Grouping::None = grouping {
+                let row = client
+                    .query_one(sql::ROLLUP_CONVERTED, &[&scope.site, &range.start, &range.end, &dim, &value])
+                    .await?;
+                out.entry(String::new()).or_default().converted = row.try_get(0)?;
+            } else {
+                // Per-bucket conversions need the exact path.
+                let (sql, extra) = sql::exact(&[], Some(goal), grouping);
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.site, &range.start, &range.end];
+                params.extend(extra.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
+                for row in client.query(&sql, &params).await? {
+                    let (k, c) = counts(&row)?;
+                    out.entry(k).or_default().converted = c.converted;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Metrics over the whole range (and the previous one).
+    #[tracing::instrument(skip_all, fields(site = %scope.site))]
+    pub async fn aggregate(&self, scope: &Scope) -> Result<(Ranges, Metrics, Option<Metrics>), ReadError> {
+        let ranges = self.ranges(scope).await?;
+        let total = |m: HashMap<String, Counts>| Metrics::from(m.get("").copied().unwrap_or_default());
+        let current = total(self.grouped(scope, ranges.current, &Grouping::None).await?);
+        let previous = match ranges.previous {
+            Some(r) => Some(total(self.grouped(scope, r, &Grouping::None).await?)),
+            None => None,
+        };
+        Ok((ranges, current, previous))
+    }
+
+    /// Metrics per bucket, every bucket of the range present.
+    #[tracing::instrument(skip_all, fields(site = %scope.site))]
+    pub async fn timeseries(&self, scope: &Scope, interval: Option<Interval>) -> Result<(Ranges, Series), ReadError> {
+        let ranges = self.ranges(scope).await?;
+        let interval = interval.unwrap_or_else(|| period::default_interval(ranges.current));
+        let series = |range: DateRange, m: HashMap<String, Counts>| -> Vec<(String, Metrics)> {
+            period::buckets(range, interval)
+                .into_iter()
+                .map(|b| {
+                    let c = m.get(&b).copied().unwrap_or_default();
+                    (b, Metrics::from(c))
+                })
+                .collect()
+        };
+        let grouping = Grouping::Time(interval);
+        let points = series(ranges.current, self.grouped(scope, ranges.current, &grouping).await?);
+        let previous = match ranges.previous {
+            Some(r) => series(r, self.grouped(scope, r, &grouping).await?),
+            None => Vec::new(),
+        };
+        Ok((ranges, Series { points, previous }))
+    }
+
+    /// Metrics per value of `dimension`, sorted, one page from `offset`.
+    #[tracing::instrument(skip_all, fields(site = %scope.site))]
+    pub async fn breakdown(
+        &self,
+        scope: &Scope,
+        dimension: &Dimension,
+        order: Order,
+        offset: usize,
+        size: usize,
+    ) -> Result<(Ranges, BreakdownPage), ReadError> {
+        let ranges = self.ranges(scope).await?;
+        let grouping = Grouping::Value(dimension.clone());
+        let current = self.grouped(scope, ranges.current, &grouping).await?;
+        let previous = match ranges.previous {
+            Some(r) => Some(self.grouped(scope, r, &grouping).await?),
+            None => None,
+        };
+        let mut rows: Vec<Row> = current
+            .into_iter()
+            .map(|(value, counts)| {
+                let prev = previous.as_ref().map(|p| Metrics::from(p.get(&value).copied().unwrap_or_default()));
+                let shown = if value.is_empty() { dimension.empty_label().to_owned() } else { value };
+                Row { value: shown, metrics: Metrics::from(counts), previous: prev, counts }
+            })
+            .collect();
+        let key = |r: &Row| match order {
+            Order::Visitors => r.counts.visitors,
+            Order::Visits => r.counts.visits,
+            Order::Pageviews => r.counts.pageviews,
+            Order::Events => r.counts.events,
+            Order::Value => 0,
+        };
+        rows.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| a.value.cmp(&b.value)));
+        let total = rows.len();
+        let rows: Vec<Row> = rows.into_iter().skip(offset).take(size).collect();
+        let next = (offset + rows.len() < total).then_some(offset + rows.len());
+        Ok((ranges, BreakdownPage { rows, next }))
+    }
+
+    /// Distinct visitors with an event in the 5 minutes before `as_of`.
+    pub async fn realtime(&self, site: Uuid, min_position: Option<u64>) -> Result<(u64, DateTime<Utc>), ReadError> {
+        self.wait_for(min_position).await?;
+        self.site_zone(site).await?;
+        let as_of = Utc::now();
+        let client = self.pool().get().await?;
+        let n: i64 = client.query_one(sql::REALTIME, &[&site, &as_of]).await?.try_get(0)?;
+        Ok((u64::try_from(n).unwrap_or(0), as_of))
+    }
+}
+
+/// Today's date in `zone` (exposed for tests).
+pub fn today_in(zone: &TimeZone) -> NaiveDate {
+    Utc::now().with_timezone(&zone.tz()).date_naive()
+}

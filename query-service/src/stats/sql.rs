@@ -1,0 +1,188 @@
+//! The exact path: one statement over the per-session and per-event rows
+//! that answers any combination of filters, grouped by nothing (aggregate),
+//! by time bucket or by a dimension's value (docs/analytics-read.md).
+//!
+//! Semantics, in SQL terms: `s` = the sessions of the range that pass the
+//! session-level filters; `e` = their events that pass the event-level
+//! filters. Visitors, pageviews and events count `e`; visits, bounces and
+//! durations count the sessions with at least one row in `e`, in the bucket
+//! where they started. Bounce rate is over the sessions that entered on a
+//! filtered page (or on the row's page in a page breakdown).
+
+use tokio_postgres::types::ToSql;
+
+use super::model::{Dimension, Filter, Goal, Interval, Operator};
+
+/// A statement parameter.
+pub type Param = Box<dyn ToSql + Sync + Send>;
+
+/// How rows are grouped.
+#[derive(Debug, Clone)]
+pub enum Grouping {
+    None,
+    Time(Interval),
+    Value(Dimension),
+}
+
+/// Builds statements with numbered parameters; `$1` site, `$2`/`$3` dates.
+struct Builder {
+    params: Vec<Param>,
+}
+
+impl Builder {
+    fn push(&mut self, p: Param) -> String {
+        self.params.push(p);
+        format!("${}", self.params.len() + 3)
+    }
+
+    /// The SQL value of `dim` for an event row (`e`) in a session (`s`);
+    /// NULL where the event has none (custom events have no page).
+    fn value(&mut self, dim: &Dimension) -> String {
+        match dim {
+            Dimension::Page => "(CASE WHEN e.name = 'pageview' THEN e.pathname END)".into(),
+            Dimension::EventName => "e.name".into(),
+            Dimension::Prop(key) => {
+                let p = self.push(Box::new(key.clone()));
+                format!("(e.props ->> {p}::text)")
+            }
+            other => format!("s.{}", other.session_column().expect("session dimensions have a column")),
+        }
+    }
+
+    fn condition(&mut self, value: &str, f: &Filter) -> String {
+        let values: Vec<String> = f
+            .values
+            .iter()
+            .map(|v| {
+                if v == f.dimension.empty_label() && f.dimension != Dimension::Page { String::new() } else { v.clone() }
+            })
+            .collect();
+        let p = self.push(Box::new(values));
+        match f.operator {
+            Operator::Is => format!("{value} = ANY({p}::text[])"),
+            Operator::IsNot => format!("({value} IS NULL OR {value} <> ALL({p}::text[]))"),
+            Operator::Contains => format!("EXISTS (SELECT 1 FROM unnest({p}::text[]) v WHERE strpos({value}, v) > 0)"),
+        }
+    }
+}
+
+fn label(interval: Interval, date: &str, hour: &str) -> String {
+    match interval {
+        Interval::Hour => format!("to_char({date}, 'YYYY-MM-DD') || 'T' || lpad({hour}::text, 2, '0') || ':00'"),
+        Interval::Day => format!("to_char({date}, 'YYYY-MM-DD')"),
+        Interval::Week => format!("to_char(GREATEST(date_trunc('week', {date})::date, $2::date), 'YYYY-MM-DD')"),
+        Interval::Month => format!("to_char(GREATEST(date_trunc('month', {date})::date, $2::date), 'YYYY-MM-DD')"),
+    }
+}
+
+/// The statement and its parameters after `$1..$3`. Each result row:
+/// key (text), visitors, visits, pageviews, events, bounce_visits, bounces,
+/// duration_ms, converted (all int8).
+pub fn exact(filters: &[Filter], goal: Option<&Goal>, grouping: &Grouping) -> (String, Vec<Param>) {
+    let mut b = Builder { params: Vec::new() };
+    let mut session_where = vec!["s.site_id = $1".to_owned(), "s.local_date BETWEEN $2 AND $3".to_owned()];
+    let mut event_where = Vec::new();
+    let mut bounce_ok = Vec::new();
+    for f in filters {
+        if f.dimension.session_column().is_some() {
+            let v = b.value(&f.dimension);
+            session_where.push(b.condition(&v, f));
+        } else {
+            let v = b.value(&f.dimension);
+            event_where.push(b.condition(&v, f));
+            if f.dimension == Dimension::Page {
+                bounce_ok.push(b.condition("s.entry_page", f));
+            }
+        }
+    }
+    let (ekey, skey) = match grouping {
+        Grouping::None => ("''".to_owned(), "''".to_owned()),
+        Grouping::Time(i) => (label(*i, "e.local_date", "e.hour"), label(*i, "s.local_date", "s.hour")),
+        Grouping::Value(d) => {
+            let v = b.value(d);
+            if *d == Dimension::Page {
+                bounce_ok.push(format!("s.entry_page = {v}"));
+            }
+            (v.clone(), v)
+        }
+    };
+    let goal_cond = match goal {
+        None => "false".to_owned(),
+        Some(Goal::Page(p)) => format!("e.name = 'pageview' AND e.pathname = {}::text", b.push(Box::new(p.clone()))),
+        Some(Goal::Event(n)) => format!("e.name = {}::text", b.push(Box::new(n.clone()))),
+    };
+    let and = |v: &[String]| if v.is_empty() { "true".to_owned() } else { v.join(" AND ") };
+    let join = "analytics_events e JOIN s ON s.site_id = e.site_id AND s.local_date = e.local_date \
+                AND s.visitor_id = e.visitor_id AND s.seq = e.seq";
+    let sql = format!(
+        "WITH s AS (SELECT * FROM analytics_sessions s WHERE {sw}), \
+         e AS (SELECT e.local_date, e.visitor_id, e.seq, e.name, {ekey} AS k, {skey} AS sk, s.bounce, s.duration_ms, \
+                      ({bo}) AS bounce_ok \
+               FROM {join} WHERE e.site_id = $1 AND e.local_date BETWEEN $2 AND $3 AND {ew}), \
+         g AS (SELECT DISTINCT e.local_date, e.visitor_id FROM {join} \
+               WHERE e.site_id = $1 AND e.local_date BETWEEN $2 AND $3 AND {goal_cond}), \
+         ev AS (SELECT e.k, count(DISTINCT (e.local_date, e.visitor_id)) AS visitors, \
+                       count(*) FILTER (WHERE e.name = 'pageview') AS pageviews, count(*) AS events, \
+                       count(DISTINCT (e.local_date, e.visitor_id)) FILTER (WHERE g.visitor_id IS NOT NULL) AS converted \
+                FROM e LEFT JOIN g ON g.local_date = e.local_date AND g.visitor_id = e.visitor_id \
+                WHERE e.k IS NOT NULL GROUP BY e.k), \
+         vs AS (SELECT x.sk AS k, count(*) AS visits, count(*) FILTER (WHERE x.bounce_ok) AS bounce_visits, \
+                       count(*) FILTER (WHERE x.bounce AND x.bounce_ok) AS bounces, sum(x.duration_ms)::int8 AS duration_ms \
+                FROM (SELECT DISTINCT local_date, visitor_id, seq, sk, bounce, duration_ms, bounce_ok FROM e \
+                      WHERE sk IS NOT NULL) x GROUP BY x.sk) \
+         SELECT COALESCE(ev.k, vs.k) AS k, COALESCE(ev.visitors, 0)::int8, COALESCE(vs.visits, 0)::int8, \
+                COALESCE(ev.pageviews, 0)::int8, COALESCE(ev.events, 0)::int8, COALESCE(vs.bounce_visits, 0)::int8, \
+                COALESCE(vs.bounces, 0)::int8, COALESCE(vs.duration_ms, 0)::int8, COALESCE(ev.converted, 0)::int8 \
+         FROM ev FULL JOIN vs ON ev.k = vs.k",
+        sw = session_where.join(" AND "),
+        ew = and(&event_where),
+        bo = and(&bounce_ok),
+    );
+    (sql, b.params)
+}
+
+/// The fast path for unfiltered aggregates and time series: the total rows
+/// of the signed-delta rollups. Hourly buckets use the hour's own distinct
+/// visitors; longer buckets sum each day's (visitors are counted in the hour
+/// a visitor was first seen that day). Row shape as [`exact`] (converted 0).
+pub fn rollup(interval: Option<Interval>) -> String {
+    let (key, visitors) = match interval {
+        None => ("''".to_owned(), "visitors"),
+        Some(Interval::Hour) => (label(Interval::Hour, "local_date", "hour"), "hour_visitors"),
+        Some(i) => (label(i, "local_date", "hour"), "visitors"),
+    };
+    format!(
+        "SELECT {key} AS k, sum({visitors})::int8, sum(visits)::int8, sum(pageviews)::int8, sum(events)::int8, \
+                sum(visits)::int8, sum(bounces)::int8, sum(duration_ms)::int8, 0::int8 \
+         FROM analytics_rollup WHERE site_id = $1 AND dim = '' AND local_date BETWEEN $2 AND $3 GROUP BY 1"
+    )
+}
+
+/// The fast path for unfiltered breakdowns by a session attribute, a page or
+/// an event name (`$4` = the rollup dimension): those rows carry exactly
+/// what the exact path computes — visitors first seen per (day, value), the
+/// visits (that started with / contained the value), their bounces,
+/// durations, pageviews and events. `$5` names the rows whose visits are the
+/// bounce rate's denominator: the entry-page rows for pages (bounce rate
+/// counts the visits that entered there), else the same rows.
+pub const ROLLUP_BREAKDOWN: &str = "WITH r AS (SELECT value, sum(visitors) AS visitors, sum(visits) AS visits, \
+       sum(pageviews) AS pageviews, sum(events) AS events, sum(bounces) AS bounces, sum(duration_ms) AS duration_ms \
+     FROM analytics_rollup WHERE site_id = $1 AND dim = $4 AND local_date BETWEEN $2 AND $3 GROUP BY value \
+     HAVING sum(visitors) <> 0 OR sum(visits) <> 0 OR sum(events) <> 0), \
+     b AS (SELECT value, sum(visits) AS visits FROM analytics_rollup \
+     WHERE site_id = $1 AND dim = $5 AND local_date BETWEEN $2 AND $3 GROUP BY value) \
+     SELECT r.value, r.visitors::int8, r.visits::int8, r.pageviews::int8, r.events::int8, \
+       COALESCE(b.visits, 0)::int8, r.bounces::int8, r.duration_ms::int8, 0::int8 \
+     FROM r LEFT JOIN b USING (value)";
+
+/// Visitors of the range who reached `goal`, from the rollups' page and
+/// event-name rows (`$4` = dimension, `$5` = value).
+pub const ROLLUP_CONVERTED: &str = "SELECT COALESCE(sum(visitors), 0)::int8 FROM analytics_rollup \
+     WHERE site_id = $1 AND dim = $4 AND value = $5 AND local_date BETWEEN $2 AND $3";
+
+/// Distinct visitor ids with an event in the 5 minutes up to `$2`.
+pub const REALTIME: &str = "SELECT count(DISTINCT visitor_id)::int8 FROM analytics_events \
+     WHERE site_id = $1 AND at > $2::timestamptz - interval '5 minutes' AND at <= $2::timestamptz";
+
+/// The site's time zone (and whether it exists).
+pub const SITE_TIME_ZONE: &str = "SELECT time_zone FROM sites WHERE id = $1";
