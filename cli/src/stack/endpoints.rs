@@ -27,11 +27,25 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    /// The summary printed by `tally up`; every example goes through nginx.
-    pub fn describe(&self, tally: &str, new_handle: &str) -> String {
+    /// The summary printed by `tally up`; every example goes through nginx. `site` is a demo
+    /// site's `(domain, id)`, when seeded, for the analytics examples.
+    pub fn describe(&self, tally: &str, new_handle: &str, site: Option<&(String, String)>) -> String {
         let http = &self.http;
         let grpc = self.grpc.trim_start_matches("http://");
-        format!(
+        let analytics = match site {
+            Some((domain, id)) => format!(
+                "\nAnalytics of the demo site {domain} (statistics are eventually consistent; a few ms):\n\
+                 \x20 curl -sS '{http}/v1/sites/{id}/aggregate?period=7d'\n\
+                 \x20 curl -sS '{http}/v1/sites/{id}/timeseries?period=7d&interval=day'\n\
+                 \x20 curl -sS '{http}/v1/sites/{id}/breakdown?period=7d&dimension=page&limit=5'\n\
+                 \x20 curl -sS -X POST {http}/api/event -H 'content-type: application/json' \\\n\
+                 \x20   -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' \\\n\
+                 \x20   -d '{{\"name\":\"pageview\",\"url\":\"https://{domain}/hello\",\"domain\":\"{domain}\"}}'\n\
+                 \x20 curl -sS '{http}/v1/sites/{id}/realtime'\n"
+            ),
+            None => String::new(),
+        };
+        let profiles = format!(
             "\nTally is running behind nginx:\n\
              \x20 REST       {http}   (GET/HEAD /v1/… → 2 query-services, other methods → command-service)\n\
              \x20 gRPC (h2c) {grpc}   (tally.v1.CommandService, EventStore → command; QueryService → query)\n\
@@ -60,6 +74,7 @@ impl Endpoints {
             self.brokers,
             self.logs.display(),
             self.nginx_logs.display(),
-        )
+        );
+        profiles + &analytics
     }
 }

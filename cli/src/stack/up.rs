@@ -92,6 +92,7 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
     install_missing().await?;
     stack.start(cfg).await?;
     let endpoints = stack.endpoints().context("the stack reported no endpoints")?.clone();
+    let mut demo_site = None;
     if seed_data {
         // Demo data is a convenience: a failure is reported but does not stop the stack.
         match step("demo profiles and sites", seed::profiles_and_sites(&endpoints.http, &cfg.state), |s| {
@@ -100,6 +101,7 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
         .await
         {
             Ok(seeded) => {
+                demo_site = seeded.sites.first().cloned();
                 match step(
                     "demo traffic",
                     seed::traffic(&endpoints.http, &endpoints.ingest_admin_token, &seeded.sites),
@@ -124,7 +126,7 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
         }
     }
     let tally = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "tally".to_owned());
-    println!("{}", endpoints.describe(&tally, &seed::fresh_handle()));
+    println!("{}", endpoints.describe(&tally, &seed::fresh_handle(), demo_site.as_ref()));
     println!("Stack is up. Press Ctrl-C to stop (or run `tally down` elsewhere).");
     Ok(true)
 }
