@@ -23,9 +23,8 @@ use crate::{
     dead_letters::{self, NewDeadLetter},
     fold::Verdict,
     message::Message,
-    migrate,
     project::Sharing,
-    rebuild::{Options, REBUILD_LOCK, progress_bar, replay::CONSUMER},
+    rebuild::{Options, progress_bar, replay::CONSUMER, with_rebuild_lock},
     settings::Settings,
 };
 
@@ -75,24 +74,8 @@ pub async fn analytics(
     options: Options,
     shutdown: CancellationToken,
 ) -> Result<Report, ProjectorError> {
-    let mut read_settings = settings.read_database.clone();
-    read_settings.statement_timeout = std::time::Duration::ZERO;
-    read_settings.pool_size = read_settings.pool_size.max(3);
-    let mut store_settings = settings.event_store.clone();
-    store_settings.statement_timeout = std::time::Duration::ZERO;
-    let read = tally_platform::db::pool(&read_settings)?;
-    let store = tally_platform::db::pool(&store_settings)?;
-    migrate::run(&tally_platform::db::pg_config(&read_settings)?).await?;
-
-    let guard = read.get().await?;
-    let locked: bool = guard.query_one("SELECT pg_try_advisory_lock($1)", &[&REBUILD_LOCK]).await?.get(0);
-    if !locked {
-        return Err(ProjectorError::Rebuild("another rebuild of the read model is running".into()));
-    }
     let rules = settings.analytics.rules();
-    let result = run(&read, &store, &rules, options, &shutdown).await;
-    let _ = guard.execute("SELECT pg_advisory_unlock($1)", &[&REBUILD_LOCK]).await;
-    result
+    with_rebuild_lock(settings, async |read, store| run(read, store, &rules, options, &shutdown).await).await
 }
 
 async fn run(

@@ -91,6 +91,15 @@ pub async fn profiles(
     options: Options,
     shutdown: CancellationToken,
 ) -> Result<Report, ProjectorError> {
+    with_rebuild_lock(settings, async |read, store| run(read, store, options, &shutdown).await).await
+}
+
+/// Opens the read-model and event-store pools a rebuild needs and runs `body` while holding
+/// the read model's rebuild lock (one rebuild at a time, of any projection).
+pub(crate) async fn with_rebuild_lock<T>(
+    settings: &Settings,
+    body: impl AsyncFnOnce(&Pool, &Pool) -> Result<T, ProjectorError>,
+) -> Result<T, ProjectorError> {
     // Long aggregate queries are expected here; the service's timeout is not.
     let mut read_settings = settings.read_database.clone();
     read_settings.statement_timeout = std::time::Duration::ZERO;
@@ -107,7 +116,7 @@ pub async fn profiles(
     if !locked {
         return Err(ProjectorError::Rebuild("another rebuild of the read model is running".into()));
     }
-    let result = run(&read, &store, options, &shutdown).await;
+    let result = body(&read, &store).await;
     let _ = guard.execute("SELECT pg_advisory_unlock($1)", &[&REBUILD_LOCK]).await;
     result
 }
