@@ -495,8 +495,8 @@ fn with(field: &str, value: Value) -> Value {
 
 /// The limits not breached elsewhere in this file (a name over 120 characters, over 30
 /// props, a stale timestamp, an unknown site and a body over 1 MB are above), each alone in
-/// its request: a 400 naming the field and nothing stored — over `/v1/events` and, as a
-/// rejected line, over the backfill. Exactly at each limit, an event is accepted.
+/// its request: a 400 naming the field and nothing stored — over `/v1/events` and
+/// `/api/event`, and as a rejected line over the backfill. Exactly at each limit, an event is accepted.
 #[tokio::test]
 async fn each_remaining_limit_breached_once_is_a_400_naming_the_field_and_stores_nothing() {
     let (_cluster, db_url) = devstack::fresh_database().await.unwrap();
@@ -521,6 +521,15 @@ async fn each_remaining_limit_breached_once_is_a_400_naming_the_field_and_stores
         assert_eq!(named, [format!("events[0].{field}")], "{body}");
         assert!(stored(&db_url).await.is_empty(), "{field}: nothing is stored");
     }
+    // Plausible's endpoint (no timestamp there): the same 400 naming the field.
+    for (event, field) in &breaches[..4] {
+        let mut body = event.clone();
+        body["domain"] = json!("limits.example");
+        body.as_object_mut().unwrap().remove("user_agent");
+        let (status, answer) = post(&base, "/api/event", &body, &[("user-agent", FIREFOX)]).await;
+        assert_eq!((status, answer["errors"][0]["field"].as_str()), (400, Some(field.as_str())), "{answer}");
+    }
+    assert!(stored(&db_url).await.is_empty());
     // The same lines in a backfill: each rejected on its own, naming its field.
     let lines: Vec<Value> = breaches
         .iter()
