@@ -1,19 +1,18 @@
 //! Analytics ingest through the real `command-service` binary on a real Postgres:
 //! per-event outcomes naming the field, 404 / 413, bots dropped, client-id dedupe,
 //! Plausible's `/api/event` behind a trusted proxy, no IP or User-Agent in what is
-//! stored, visitor ids per local day, `tally import` twice, and the Kafka key.
+//! stored, visitor ids per local day, `tally import` twice, the Kafka key, every ingest
+//! limit breached (and met) once, and a 1,000-event batch with one bad event.
 
 use std::collections::BTreeSet;
 
 use prost::Message as _;
 use serde_json::{Value, json};
 use tally_proto::v1::{self, AnalyticsEventRecorded, command_service_client::CommandServiceClient};
-use tally_tests::devstack::{self, Broker, BrokerOptions, Readiness, Service};
-
-const TOKEN: &str = "import-secret-for-tests";
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-const SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
-const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+use tally_tests::{
+    analytics::{ADMIN_TOKEN as TOKEN, FIREFOX, GOOGLEBOT, SAFARI, register_site as site},
+    devstack::{self, Broker, BrokerOptions, Readiness, Service},
+};
 
 async fn spawn(db_url: &str, extra: &[(&'static str, &str)]) -> (Service, String) {
     let port = devstack::free_port().unwrap();
@@ -36,31 +35,6 @@ async fn spawn(db_url: &str, extra: &[(&'static str, &str)]) -> (Service, String
     .await
     .unwrap();
     (service, base)
-}
-
-/// Registers a profile and a site; returns the site id.
-async fn site(base: &str, domain: &str, time_zone: &str) -> String {
-    let http = reqwest::Client::new();
-    let handle = format!("owner_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let profile: Value = http
-        .post(format!("{base}/v1/profiles"))
-        .json(&json!({"handle": handle, "display_name": "Owner", "email": "owner@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let site: Value = http
-        .post(format!("{base}/v1/sites"))
-        .json(&json!({"domain": domain, "time_zone": time_zone, "owner_profile_id": profile["profile"]["id"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    site["site"]["id"].as_str().expect("site registered").to_owned()
 }
 
 async fn db(db_url: &str) -> tokio_postgres::Client {
@@ -510,4 +484,102 @@ async fn the_service_destroys_expired_salts_when_it_starts() {
     let dates: Vec<String> = left.iter().map(|r| r.get(0)).collect();
     assert_eq!(dates.len(), 1, "only the live salt survives: {dates:?}");
     assert_ne!(dates[0], "2020-01-01");
+}
+
+/// One event of `limits.example` with `field` set to `value`.
+fn with(field: &str, value: Value) -> Value {
+    let mut event = json!({"name": "pageview", "url": "https://limits.example/", "user_agent": FIREFOX});
+    event[field] = value;
+    event
+}
+
+/// The limits not breached elsewhere in this file (a name over 120 characters, over 30
+/// props, a stale timestamp, an unknown site and a body over 1 MB are above), each alone in
+/// its request: a 400 naming the field and nothing stored — over `/v1/events` and
+/// `/api/event`, and as a rejected line over the backfill. Exactly at each limit, an event is accepted.
+#[tokio::test]
+async fn each_remaining_limit_breached_once_is_a_400_naming_the_field_and_stores_nothing() {
+    let (_cluster, db_url) = devstack::fresh_database().await.unwrap();
+    let (_svc, base) = spawn(&db_url, &[]).await;
+    site(&base, "limits.example", "UTC").await;
+    let x = |n: usize| "x".repeat(n);
+    let ahead = (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339();
+    let long_key: serde_json::Map<String, Value> = [("k".repeat(301), json!("v"))].into_iter().collect();
+    let breaches = [
+        (with("url", json!(format!("https://limits.example/{}", x(1978)))), "url".to_owned()),
+        (with("referrer", json!(format!("https://ref.example/{}", x(1981)))), "referrer".to_owned()),
+        (with("props", Value::Object(long_key)), format!("props[{:?}]", "k".repeat(64))),
+        (with("props", json!({"plan": x(2001)})), r#"props["plan"]"#.to_owned()),
+        (with("timestamp", json!(ahead)), "timestamp".to_owned()),
+    ];
+    for (event, field) in &breaches {
+        let (status, body) =
+            post(&base, "/v1/events", &json!({"domain": "limits.example", "events": [event]}), &[]).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        let named: Vec<&str> =
+            body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(named, [format!("events[0].{field}")], "{body}");
+        assert!(stored(&db_url).await.is_empty(), "{field}: nothing is stored");
+    }
+    // Plausible's endpoint (no timestamp there): the same 400 naming the field.
+    for (event, field) in &breaches[..4] {
+        let mut body = event.clone();
+        body["domain"] = json!("limits.example");
+        body.as_object_mut().unwrap().remove("user_agent");
+        let (status, answer) = post(&base, "/api/event", &body, &[("user-agent", FIREFOX)]).await;
+        assert_eq!((status, answer["errors"][0]["field"].as_str()), (400, Some(field.as_str())), "{answer}");
+    }
+    assert!(stored(&db_url).await.is_empty());
+    // The same lines in a backfill: each rejected on its own, naming its field.
+    let lines: Vec<Value> = breaches
+        .iter()
+        .map(|(e, _)| {
+            let mut line = e.clone();
+            line["domain"] = json!("limits.example");
+            line["timestamp"] = e.get("timestamp").cloned().unwrap_or(json!("2026-01-10T10:00:00Z"));
+            line
+        })
+        .collect();
+    let auth = format!("Bearer {TOKEN}");
+    let (status, body) =
+        post(&base, "/v1/import/events", &json!({ "lines": lines }), &[("authorization", auth.as_str())]).await;
+    assert_eq!((status, body["accepted"].as_u64(), body["rejected"].as_u64()), (200, Some(0), Some(5)), "{body}");
+    let o = body["outcomes"].as_array().unwrap();
+    let named: Vec<Vec<String>> = o.iter().map(fields).collect();
+    let expected: Vec<Vec<String>> = breaches.iter().map(|(_, f)| vec![f.clone()]).collect();
+    assert_eq!(named, expected);
+    assert!(stored(&db_url).await.is_empty());
+
+    // Exactly at every limit: accepted (sizes in bytes, the name in characters).
+    let props: serde_json::Map<String, Value> = (0..28)
+        .map(|i| (format!("k{i}"), json!("v")))
+        .chain([("k".repeat(300), json!("v")), ("plan".to_owned(), json!(x(2000)))])
+        .collect();
+    let edge = json!({"name": "é".repeat(120), "url": format!("https://limits.example/{}", x(1977)),
+                      "referrer": format!("https://ref.example/{}", x(1980)), "props": props, "user_agent": FIREFOX});
+    assert_eq!((edge["url"].as_str().unwrap().len(), edge["referrer"].as_str().unwrap().len()), (2000, 2000));
+    let (status, body) = post(&base, "/v1/events", &json!({"domain": "limits.example", "events": [edge]}), &[]).await;
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(stored(&db_url).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_batch_of_a_thousand_with_one_bad_event_stores_the_999_good_ones_and_names_the_bad_one() {
+    let (_cluster, db_url) = devstack::fresh_database().await.unwrap();
+    let (_svc, base) = spawn(&db_url, &[]).await;
+    site(&base, "limits.example", "UTC").await;
+    let mut events: Vec<Value> =
+        (0..1000).map(|i| with("url", json!(format!("https://limits.example/p{i}")))).collect();
+    events[617]["referrer"] = json!(format!("https://ref.example/{}", "x".repeat(2000)));
+    let (status, body) = post(&base, "/v1/events", &json!({"domain": "limits.example", "events": events}), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["accepted"].as_u64(), body["rejected"].as_u64()), (Some(999), Some(1)));
+    let o = body["outcomes"].as_array().unwrap();
+    let bad: Vec<(u64, Vec<String>)> =
+        o.iter().filter(|o| o["accepted"] != true).map(|o| (o["index"].as_u64().unwrap(), fields(o))).collect();
+    assert_eq!(bad, [(617, vec!["referrer".to_owned()])]);
+
+    let paths: BTreeSet<String> = stored(&db_url).await.into_iter().map(|r| r.pathname).collect();
+    let expected: BTreeSet<String> = (0..1000).filter(|&i| i != 617).map(|i| format!("/p{i}")).collect();
+    assert_eq!(paths, expected, "exactly the 999 good events, once each");
 }
