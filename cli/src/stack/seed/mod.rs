@@ -154,6 +154,7 @@ async fn post(http: &reqwest::Client, url: &str, key: &str, body: &Value) -> Res
 
 #[derive(Default)]
 struct Outcomes {
+    /// Resources an earlier run already created (a replayed command or a 409).
     conflicts: usize,
     failed: Vec<String>,
     position: u64,
@@ -173,6 +174,10 @@ impl Outcomes {
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
         if let Some(position) = parsed.as_ref().and_then(|v| v["result"]["global_position"].as_u64()) {
             self.position = self.position.max(position);
+        }
+        // A rerun's idempotency keys replay the first answer instead of writing again.
+        if parsed.as_ref().and_then(|v| v["result"]["replayed"].as_bool()) == Some(true) {
+            self.conflicts += 1;
         }
         let id = parsed.and_then(|v| find_id(&v, kind));
         if id.is_none() {
