@@ -250,7 +250,7 @@ impl Statements {
 
 /// Sends the statement only when there is something to write. A future that
 /// is not polled sends nothing, so skipping one keeps the pipeline's order.
-async fn run_if(
+pub(crate) async fn run_if(
     cond: bool,
     fut: impl Future<Output = Result<u64, tokio_postgres::Error>>,
 ) -> Result<u64, tokio_postgres::Error> {

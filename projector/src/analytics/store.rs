@@ -12,6 +12,7 @@ use crate::analytics::{
     fold::{AnalyticsFold, Day, DayKey},
     schema::AnalyticsTables,
 };
+use crate::store::run_if;
 
 const COUNTERS: [&str; 7] = ["visitors", "hour_visitors", "visits", "bounces", "duration_ms", "pageviews", "events"];
 
@@ -170,14 +171,6 @@ impl AnalyticsStatements {
         )?;
         Ok(())
     }
-}
-
-/// Sends the statement only when there is something to write.
-async fn run_if(
-    cond: bool,
-    fut: impl Future<Output = Result<u64, tokio_postgres::Error>>,
-) -> Result<u64, tokio_postgres::Error> {
-    if cond { fut.await } else { Ok(0) }
 }
 
 #[derive(Default)]
