@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Under CI (CI=true) nextest uses the `ci` profile from .config/nextest.toml.
 NEXTEST_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: bootstrap up down reset status test lint check-k8s fmt build build-release bench bench-read
+.PHONY: bootstrap up down reset status test lint check-k8s fmt build build-release bench
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -30,16 +30,12 @@ test: check-k8s lint
 	target/debug/tally reap-stale
 	$(CARGO) nextest run --workspace --no-fail-fast --profile $(NEXTEST_PROFILE)
 
-## Benchmarks (never part of `make test`, which only runs their smoke check): release
-## builds, a durable throw-away Postgres, figures next to a same-run pgbench baseline.
+## Benchmarks (never part of `make test`, which only runs their smoke checks): release
+## builds, throw-away clusters, figures next to same-run baselines (docs/benchmarks.md).
+## `make bench` runs every workload and prints one summary of every goal; pick some with
+## e.g. `make bench BENCH_ARGS=--only=commands,reads`. Reports go to target/bench/.
 bench: build-release
-	target/release/tally-bench commands --json target/bench-commands.json
-
-## The read side's benchmarks (docs/benchmarks.md): GetProfile vs pgbench, rebuild, lag.
-bench-read: build-release
-	target/release/tally-bench reads --json target/bench-reads.json
-	target/release/tally-bench rebuild --json target/bench-rebuild.json
-	target/release/tally-bench lag --json target/bench-lag.json
+	target/release/tally-bench all $(BENCH_ARGS)
 
 lint: bootstrap
 	$(CARGO) fmt --all --check

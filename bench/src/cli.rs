@@ -26,6 +26,9 @@ pub enum Command {
     /// Projection lag: commands at a fixed rate through command-service → relay → Tansu →
     /// projector, each followed by a GetProfile carrying its position.
     Lag(crate::lag::LagArgs),
+    /// Every workload in turn (each in its own process), then one summary of every goal;
+    /// the reports go to `--out-dir`.
+    All(crate::all::AllArgs),
 }
 
 /// Options every read-side workload shares.

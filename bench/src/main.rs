@@ -10,6 +10,8 @@
 //! docs/benchmarks.md): `reads` next to a same-run `pgbench` SELECT, `rebuild` and `lag`
 //! against their goals.
 //!
+//! `tally-bench all` runs every workload in turn and ends with one summary of every goal.
+//!
 //! Module map: `cli` (arguments), `run` (orchestration), `cluster` (the Postgres under test),
 //! `pgbench` (baseline workload), `service` (the command-service process and its metrics),
 //! `load` (the Tally workload and its clients), `latency`, `cpu`, `wal` (measurements),
@@ -18,6 +20,7 @@
 //! (the gRPC read load), and one module per workload (`reads`, `rebuild`, `lag`).
 #![forbid(unsafe_code)]
 
+mod all;
 mod binaries;
 mod cli;
 mod cluster;
@@ -53,5 +56,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Reads(args) => runtime.block_on(reads::run(args)),
         cli::Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         cli::Command::Lag(args) => runtime.block_on(lag::run(args)),
+        // Runs the others as child processes; needs no runtime of its own.
+        cli::Command::All(args) => all::run(args),
     }
 }
