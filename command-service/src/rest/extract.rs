@@ -63,6 +63,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Optional explicit field mask for PATCH, as comma-separated paths; shared by every
+/// PATCH endpoint so they all read the mask the same way.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct PatchParams {
+    /// The fields to change, e.g. `display_name,bio` for a profile or `time_zone` for a
+    /// site. Without it, the mask is the set of keys in the body.
+    pub update_mask: Option<String>,
+}
+
 /// A JSON merge-patch body: the object and the top-level keys it names,
 /// which become the update mask unless `update_mask` is given explicitly.
 pub struct JsonPatch {

@@ -5,23 +5,15 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
 use tally_domain::{Profile, ProfileId};
 use tally_platform::error::ApiError;
 
 use super::{command_response, failed};
 use super::{
     dto::{CommandResultView, DeleteResponse, ProfileCommandResponse, ProfileFields, ProfileView},
-    extract::{JsonBody, JsonPatch, RestContext, parse_id},
+    extract::{JsonBody, JsonPatch, PatchParams, RestContext, parse_id},
 };
 use crate::app::{Commands, Executed};
-
-/// Optional explicit field mask for PATCH, as comma-separated paths.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct PatchParams {
-    /// E.g. `display_name,bio`. Without it, the mask is the set of keys in the body.
-    pub update_mask: Option<String>,
-}
 
 fn respond(status: StatusCode, done: &Executed<Profile>) -> Response {
     let body = ProfileCommandResponse {
