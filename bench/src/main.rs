@@ -22,7 +22,10 @@ mod binaries;
 mod cli;
 mod cluster;
 mod cpu;
+mod footprint;
 mod getprofile;
+mod growth;
+mod isolation;
 mod lag;
 mod latency;
 mod load;
@@ -36,6 +39,7 @@ mod report;
 mod run;
 mod seed;
 mod service;
+mod stack;
 mod statements;
 mod wal;
 mod window;
@@ -53,5 +57,8 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Reads(args) => runtime.block_on(reads::run(args)),
         cli::Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         cli::Command::Lag(args) => runtime.block_on(lag::run(args)),
+        cli::Command::Footprint(args) => runtime.block_on(footprint::run(args)),
+        cli::Command::Growth(args) => runtime.block_on(growth::run(args)),
+        cli::Command::Isolation(args) => runtime.block_on(isolation::run(args)),
     }
 }
