@@ -51,8 +51,8 @@ impl Databases {
 
 /// The three services, in this order, and the broker between them.
 pub struct Services {
-    /// Held so the broker lives (and is shut down) with the services.
-    _broker: Broker,
+    /// Lives (and is shut down) with the services.
+    broker: Broker,
     pub command: Running,
     pub projector: Running,
     pub query: Running,
@@ -68,7 +68,7 @@ impl Services {
         let command = processes::command_service(&bins.command_service, &dbs.write_url, &brokers, partitions).await?;
         let projector = processes::projector(&bins.projector, &dbs.read_url, &dbs.write_url, &brokers).await?;
         let query = processes::query_service(&bins.query_service, &dbs.read_url, None).await?;
-        Ok(Self { _broker: broker, command, projector, query })
+        Ok(Self { broker, command, projector, query })
     }
 
     pub fn all(&self) -> [&Running; 3] {
@@ -78,6 +78,11 @@ impl Services {
     /// `(name, pid)` of each service.
     pub fn pids(&self) -> Vec<(String, i32)> {
         self.all().iter().map(|s| (s.process.name().to_owned(), s.process.pid())).collect()
+    }
+
+    /// The broker's pid: part of Tally's write path, so part of its CPU use.
+    pub fn broker_pid(&self) -> i32 {
+        self.broker.pid()
     }
 
     /// Fails when any service has died.

@@ -28,6 +28,6 @@ fn isolation_measures_reads_idle_and_under_writes_on_both_sides() {
         assert!(report[side]["p99_ratio"].as_f64() > Some(0.0), "{report}");
     }
     let services = report["tally"]["loaded"]["cpu"]["services"].as_object().expect("per-service CPU");
-    assert_eq!(services.len(), 3, "command-service, projector and query-service: {services:?}");
+    assert_eq!(services.len(), 4, "command-service, projector, query-service and Tansu: {services:?}");
     assert!(stdout.contains("loaded/idle read p99"), "the table is printed:\n{stdout}");
 }

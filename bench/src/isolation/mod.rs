@@ -146,7 +146,8 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
     };
     single::prepare(&dbs.pg, plan.profiles).await?;
     let mut services = Services::start(&bins, &dbs, args.partitions).await?;
-    let named = services.pids();
+    let mut named = services.pids();
+    named.push(("tansu".to_owned(), services.broker_pid()));
     let (pg, admin) = (&dbs.pg, &dbs.admin);
     let postmaster = cluster::postmaster_pid(pg);
     let readers = ReadLoad {

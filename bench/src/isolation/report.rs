@@ -129,7 +129,7 @@ fn goals(tally: &Side, single: &Side) -> Vec<Goal> {
 fn cpu_cell(c: &CpuUse) -> String {
     let services = c.services.values().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join("+");
     let services = if services.is_empty() { "-".to_owned() } else { services };
-    format!("{:.2} / {services} / {:.2} / {:.2}", c.postgres, c.load_generator, c.idle)
+    format!("{:.2} / {services} / {:.2} / {:.2} / {:.2}", c.postgres, c.load_generator, c.other, c.idle)
 }
 
 pub fn render(r: &IsolationReport) -> String {
@@ -149,16 +149,22 @@ pub fn render(r: &IsolationReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>16} | {:>7} | {:>9} | {:>16} | {:>13} | {:>17} | {:>34}",
-        "side", "phase", "reads/s", "read p50/p99 ms", "writes/s", "write p50/p99 ms", "cpu pg / services / gen / idle"
+        "{:>16} | {:>7} | {:>9} | {:>16} | {:>13} | {:>17} | {:>41}",
+        "side",
+        "phase",
+        "reads/s",
+        "read p50/p99 ms",
+        "writes/s",
+        "write p50/p99 ms",
+        "cpu pg / services / gen / other / idle"
     );
-    let _ = writeln!(s, "{}", "-".repeat(130));
+    let _ = writeln!(s, "{}", "-".repeat(137));
     for side in [&r.tally, &r.single] {
         for (phase, p) in [("idle", &side.idle), ("loaded", &side.loaded)] {
             let writes = p.writes.as_ref();
             let _ = writeln!(
                 s,
-                "{:>16} | {:>7} | {:>9.0} | {:>16} | {:>13} | {:>17} | {:>34}",
+                "{:>16} | {:>7} | {:>9.0} | {:>16} | {:>13} | {:>17} | {:>41}",
                 side.name,
                 phase,
                 p.reads.achieved_rate,
