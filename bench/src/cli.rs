@@ -26,6 +26,15 @@ pub enum Command {
     /// Projection lag: commands at a fixed rate through command-service → relay → Tansu →
     /// projector, each followed by a GetProfile carrying its position.
     Lag(crate::lag::LagArgs),
+    /// Resident memory (VmRSS, VmHWM) of command-service, projector and query-service, idle
+    /// after start-up and at peak under commands + reads + analytics ingest.
+    Footprint(crate::footprint::FootprintArgs),
+    /// Append p99 and GetProfile p99 as the event store grows (seeded by COPY, projected by
+    /// `projector rebuild`) through sizes such as 1M, 10M, 50M events.
+    Growth(crate::growth::GrowthArgs),
+    /// GetProfile p50/p99 at a fixed open-loop rate, idle and next to commands at 80% of their
+    /// maximum, vs. a single-database design (reads and writes on one table) in the same run.
+    Isolation(crate::isolation::IsolationArgs),
     /// Every workload in turn (each in its own process), then one summary of every goal;
     /// the reports go to `--out-dir`.
     All(crate::all::AllArgs),

@@ -25,7 +25,10 @@ mod binaries;
 mod cli;
 mod cluster;
 mod cpu;
+mod footprint;
 mod getprofile;
+mod growth;
+mod isolation;
 mod lag;
 mod latency;
 mod load;
@@ -39,6 +42,7 @@ mod report;
 mod run;
 mod seed;
 mod service;
+mod stack;
 mod statements;
 mod wal;
 mod window;
@@ -56,6 +60,9 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Reads(args) => runtime.block_on(reads::run(args)),
         cli::Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         cli::Command::Lag(args) => runtime.block_on(lag::run(args)),
+        cli::Command::Footprint(args) => runtime.block_on(footprint::run(args)),
+        cli::Command::Growth(args) => runtime.block_on(growth::run(args)),
+        cli::Command::Isolation(args) => runtime.block_on(isolation::run(args)),
         // Runs the others as child processes; needs no runtime of its own.
         cli::Command::All(args) => all::run(args),
     }

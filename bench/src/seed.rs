@@ -60,6 +60,13 @@ const EVENT_COLUMNS: [Type; 10] = [
 /// Appends `profiles` ProfileCreated events, then `updates` rounds in which every profile
 /// gets one ProfileUpdated (a new bio), so streams interleave as in service.
 pub async fn profiles(db: &mut Client, profiles: u64, updates: u32) -> anyhow::Result<Seeded> {
+    profiles_from(db, 1, profiles, updates).await
+}
+
+/// Like [`profiles`] for seeded profiles `first..first + profiles`, so a store can be grown
+/// in steps whose ids stay dense (`1..=total`) for the readers.
+pub async fn profiles_from(db: &mut Client, first_n: u64, profiles: u64, updates: u32) -> anyhow::Result<Seeded> {
+    anyhow::ensure!(first_n >= 1, "seeded profile numbers start at 1");
     let started = std::time::Instant::now();
     let tx = db.transaction().await?;
     let head: i64 = tx.query_one("SELECT last_position FROM event_head WHERE id = 1 FOR UPDATE", &[]).await?.get(0);
@@ -77,7 +84,7 @@ pub async fn profiles(db: &mut Client, profiles: u64, updates: u32) -> anyhow::R
     let mut writer = pin!(BinaryCopyInWriter::new(sink, &EVENT_COLUMNS));
     let mut position = first;
     for round in 0..=u64::from(updates) {
-        for n in 1..=profiles {
+        for n in first_n..first_n + profiles {
             position += 1;
             let id = profile_id(n);
             let (event_type, payload) = event(id, n, round);
@@ -103,9 +110,9 @@ pub async fn profiles(db: &mut Client, profiles: u64, updates: u32) -> anyhow::R
     let last_round_start = i64::try_from(first + u64::from(updates) * profiles)?;
     tx.execute(
         "INSERT INTO streams (stream_id, category, version, last_position) \
-         SELECT 'profile-' || lpad(to_hex(n), 32, '0')::uuid, 'profile', $1, $2 + n \
-         FROM generate_series(1::bigint, $3::bigint) AS n",
-        &[&versions, &last_round_start, &i64::try_from(profiles)?],
+         SELECT 'profile-' || lpad(to_hex(n), 32, '0')::uuid, 'profile', $1, $2 + n - $4 + 1 \
+         FROM generate_series($4::bigint, $4::bigint + $3::bigint - 1) AS n",
+        &[&versions, &last_round_start, &i64::try_from(profiles)?, &i64::try_from(first_n)?],
     )
     .await
     .context("writing streams")?;

@@ -6,7 +6,7 @@
 //! by [`probe`]; the figure is the time from a command's acknowledgement until a GetProfile
 //! carrying its position answers.
 
-mod probe;
+pub(crate) mod probe;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
