@@ -26,6 +26,10 @@ pub enum Command {
     /// Projection lag: commands at a fixed rate through command-service → relay → Tansu →
     /// projector, each followed by a GetProfile carrying its position.
     Lag(crate::lag::LagArgs),
+    /// Analytics ingest end to end: batches of events from many clients through
+    /// command-service → relay → Tansu → projector until `aggregate` counts them, next to a
+    /// raw `COPY` of the same rows.
+    Ingest(crate::ingest::IngestArgs),
 }
 
 /// Options every read-side workload shares.

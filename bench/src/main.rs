@@ -23,6 +23,7 @@ mod cli;
 mod cluster;
 mod cpu;
 mod getprofile;
+mod ingest;
 mod lag;
 mod latency;
 mod load;
@@ -53,5 +54,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Reads(args) => runtime.block_on(reads::run(args)),
         cli::Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         cli::Command::Lag(args) => runtime.block_on(lag::run(args)),
+        cli::Command::Ingest(args) => runtime.block_on(ingest::run(args)),
     }
 }
