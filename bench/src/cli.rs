@@ -35,6 +35,10 @@ pub enum Command {
     /// GetProfile p50/p99 at a fixed open-loop rate, idle and next to commands at 80% of their
     /// maximum, vs. a single-database design (reads and writes on one table) in the same run.
     Isolation(crate::isolation::IsolationArgs),
+    /// Analytics ingest end to end: batches of events from many clients through
+    /// command-service → relay → Tansu → projector until `aggregate` counts them, next to a
+    /// raw `COPY` of the same rows.
+    Ingest(crate::ingest::IngestArgs),
     /// Every workload in turn (each in its own process), then one summary of every goal;
     /// the reports go to `--out-dir`.
     All(crate::all::AllArgs),

@@ -28,6 +28,7 @@ mod cpu;
 mod footprint;
 mod getprofile;
 mod growth;
+mod ingest;
 mod isolation;
 mod lag;
 mod latency;
@@ -63,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Footprint(args) => runtime.block_on(footprint::run(args)),
         cli::Command::Growth(args) => runtime.block_on(growth::run(args)),
         cli::Command::Isolation(args) => runtime.block_on(isolation::run(args)),
+        cli::Command::Ingest(args) => runtime.block_on(ingest::run(args)),
         // Runs the others as child processes; needs no runtime of its own.
         cli::Command::All(args) => all::run(args),
     }

@@ -78,11 +78,23 @@ pub async fn command_service(
     brokers: &str,
     partitions: u32,
 ) -> anyhow::Result<Running> {
-    let envs = vec![
+    command_service_with(program, write_url, brokers, partitions, Vec::new()).await
+}
+
+/// [`command_service`] with `extra` settings on top.
+pub async fn command_service_with(
+    program: &Path,
+    write_url: &str,
+    brokers: &str,
+    partitions: u32,
+    extra: Vec<(&'static str, String)>,
+) -> anyhow::Result<Running> {
+    let mut envs = vec![
         ("TALLY_DATABASE__URL", write_url.to_owned()),
         ("TALLY_KAFKA__BROKERS", brokers.to_owned()),
         ("TALLY_KAFKA__TOPIC_PARTITIONS", partitions.to_string()),
     ];
+    envs.extend(extra);
     spawn("command-service", program, &["serve"], envs).await
 }
 
