@@ -1,4 +1,5 @@
-//! Filling a new version: pages are folded in memory and written every [`FLUSH_PAGES`] pages.
+//! Filling a new version: pages are folded in memory and the changed rows written in bulk
+//! once they reach [`FLUSH_PAGES`] pages' worth.
 //!
 //! Nobody else writes the new tables until the switch, so the rows in memory are the truth
 //! about them: a page needs no `SELECT` of the rows it touches, and a profile updated on many
@@ -30,8 +31,10 @@ use crate::{
     store::Statements,
 };
 
-/// Pages folded between two writes: at the default page (5,000 events) a flush covers
-/// 320,000 events. Tied to the page so a small `--page` still shows rows early.
+/// A flush happens when the rows changed since the last one reach this many pages' worth
+/// (320,000 rows at the default page of 5,000 events): it bounds a flush's transaction and
+/// memory, and a small `--page` still shows rows early. Counting rows rather than pages lets
+/// a store of many events over fewer rows coalesce them all.
 pub const FLUSH_PAGES: usize = 64;
 /// Rows kept in memory after a flush (a few hundred bytes each); beyond it they are dropped
 /// and read back from the tables when an event touches them again.
@@ -51,7 +54,6 @@ pub struct Filler<'a> {
     /// Rows were dropped from memory: an id missing from `rows` may be in the tables.
     evicted: bool,
     letters: Vec<NewDeadLetter>,
-    pages: usize,
     flushed_through: u64,
     /// The last position folded (0 before the first page).
     pub through: u64,
@@ -73,15 +75,14 @@ impl<'a> Filler<'a> {
             written_sites: HashSet::new(),
             evicted: false,
             letters: Vec::new(),
-            pages: 0,
             flushed_through: 0,
             through: 0,
             dead_lettered: 0,
         }
     }
 
-    /// Folds one page; writes when [`FLUSH_PAGES`] pages have gathered. Returns the
-    /// number of events the page held.
+    /// Folds one page; writes when enough rows have changed. Returns the number of events
+    /// the page held.
     pub async fn absorb(&mut self, page: Prepared) -> Result<u64, ProjectorError> {
         let Prepared { messages, events, letters, through } = page;
         if self.evicted {
@@ -94,8 +95,8 @@ impl<'a> Filler<'a> {
             }
         }
         self.through = self.through.max(through);
-        self.pages += 1;
-        if self.pages >= FLUSH_PAGES {
+        let changed = self.rows.dirty_profiles.len() + self.rows.dirty_sites.len() + self.letters.len();
+        if changed >= FLUSH_PAGES * self.page {
             self.flush().await?;
         }
         Ok(messages.len() as u64)
@@ -190,7 +191,6 @@ impl<'a> Filler<'a> {
     /// Writes the rows changed since the last flush and the dead letters gathered meanwhile,
     /// in one transaction.
     async fn flush(&mut self) -> Result<(), ProjectorError> {
-        self.pages = 0;
         let nothing = self.rows.dirty_profiles.is_empty() && self.rows.dirty_sites.is_empty();
         if nothing && self.letters.is_empty() {
             self.flushed_through = self.through;
