@@ -19,9 +19,9 @@ use crate::{
 /// projectors on different partitions serialise work on one owner.
 const OWNER_LOCK_CLASS: i32 = 0x7A12;
 
-const PROFILE_COLUMNS: &str = "id, handle, display_name, email, bio, avatar_url, attributes, version, create_time, \
+pub(crate) const PROFILE_COLUMNS: &str = "id, handle, display_name, email, bio, avatar_url, attributes, version, create_time, \
                                update_time, last_position";
-const SITE_COLUMNS: &str =
+pub(crate) const SITE_COLUMNS: &str =
     "id, domain, name, time_zone, owner_profile_id, version, create_time, update_time, last_position";
 
 /// Statement parameters, as an array sized for the statement.
@@ -45,13 +45,14 @@ pub struct Statements {
     refresh_sites: String,
 }
 
+/// The aggregate that makes a `sites` array out of site rows aliased `s`, sorted by domain.
+/// One definition, so the rebuild's set-based recomputation cannot drift from the live path.
+pub(crate) const SITES_AGG: &str = "jsonb_agg(jsonb_build_object('id', s.id, 'domain', s.domain, 'name', s.name, \
+                                                               'time_zone', s.time_zone) ORDER BY s.domain, s.id)";
+
 /// The `sites` array of the profile `owner` (an SQL expression), sorted by domain.
 fn sites_array(site_table: &str, owner: &str) -> String {
-    format!(
-        "COALESCE((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'domain', s.domain, 'name', s.name, \
-                                                     'time_zone', s.time_zone) ORDER BY s.domain, s.id) \
-                   FROM {site_table} s WHERE s.owner_profile_id = {owner}), '[]'::jsonb)"
-    )
+    format!("COALESCE((SELECT {SITES_AGG} FROM {site_table} s WHERE s.owner_profile_id = {owner}), '[]'::jsonb)")
 }
 
 impl Statements {

@@ -162,3 +162,36 @@ async fn verification_catches_tables_that_disagree_with_the_event_store() {
     assert!(mismatches[0].starts_with("profiles: sum(version)"), "{mismatches:?}");
     assert!(mismatches[1].starts_with("profiles: sum(jsonb_array_length(sites))"), "{mismatches:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_the_database_refuses_costs_the_rebuild_only_its_own_event() {
+    use prost::Message as _;
+    use tally_proto::{convert::event_types as t, v1};
+
+    let mut h = Harness::new().await;
+    h.populate(40, 3).await;
+    let bad = uuid::Uuid::now_v7();
+    let payload = v1::ProfileCreated {
+        profile_id: bad.to_string(),
+        handle: "nul_byte".into(),
+        display_name: "bad\u{0}name".into(),
+        ..Default::default()
+    };
+    h.append(&format!("profile-{bad}"), t::PROFILE_CREATED, payload.encode_to_vec()).await;
+    let after = h.create_profile("after_the_bad_one").await;
+
+    // The bulk write holding the bad row is refused as a whole; the rebuild replays that
+    // stretch event by event, so only the culprit becomes a dead letter.
+    let report =
+        rebuild::profiles(&h.settings(), Options { page: 7, drop_old: false, progress: false }, Default::default())
+            .await
+            .unwrap();
+    assert_eq!(report.dead_lettered, 1, "{report}");
+    assert_eq!(h.query_one::<i32>("SELECT active_version FROM projections WHERE name = 'profiles'").await, 2);
+    assert!(h.profile(bad).await.is_none());
+    assert!(h.profile(after).await.is_some());
+    let reason: String = h.query_one("SELECT reason FROM dead_letters WHERE consumer = 'rebuild'").await;
+    assert!(reason.contains("refused"), "{reason}");
+    // populate(40, _) deletes every tenth profile (4 of them); the newcomer makes 37.
+    assert_eq!(h.query_one::<i64>("SELECT count(*) FROM profile_view_v2").await, 37);
+}

@@ -2,14 +2,17 @@
 //! into a new version while the old one keeps serving, verify it, and switch
 //! atomically (docs/read-side.md, "Rebuild").
 //!
-//! 1. Create `…_v{N+1}` from the same DDL template as V1; replay the event
-//!    store into it, one transaction per page, with a progress bar.
+//! 1. Create `…_v{N+1}` from the same DDL template as V1 (unlogged, secondary
+//!    indexes deferred); replay the event store into it with a progress bar,
+//!    folding pages in memory and writing rows in bulk ([`fill`], [`bulk`]).
 //! 2. Verify counts and per-column sums against an independent in-memory
 //!    recomputation ([`verify`]).
 //! 3. Switch in one transaction ([`switch`]).
 //! 4. Ctrl-C / SIGTERM before the switch commits drops the new tables and
 //!    fails; the old version is never touched.
 
+pub mod bulk;
+pub mod fill;
 pub mod replay;
 pub mod switch;
 pub mod verify;
@@ -23,10 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectorError, migrate,
-    project::Sharing,
     schema::{PROFILES, VersionTables},
     settings::Settings,
-    single_node::PROFILE_CATEGORIES as CATEGORIES,
     store::Statements,
 };
 
@@ -141,7 +142,7 @@ async fn run(
         let client = read.get().await?;
         // Left by a rebuild that was killed outright; never the active version.
         client.batch_execute(&new.drop_ddl()).await?;
-        client.batch_execute(&new.create_ddl()).await?;
+        client.batch_execute(&new.rebuild_ddl().0).await?;
     }
     tracing::info!(old_version, new_version = new.version, "rebuilding profiles");
 
@@ -199,46 +200,35 @@ async fn fill_verify_switch(
         ))
     };
     let statements = Statements::new(new.version);
-    let (head, total) = {
+    let head = {
         let client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-        let head = reader::head_position(&**client).await?;
-        let total: i64 = client
-            .query_one(
-                "SELECT count(*) FROM events WHERE category = ANY($1) AND global_position <= $2",
-                &[&CATEGORIES.to_vec(), &(head as i64)],
-            )
-            .await?
-            .get(0);
-        (head, total as u64)
+        reader::head_position(&**client).await?
     };
-    let bar = progress_bar(total, options.progress);
+    // The bar runs over the global order's positions, which are dense: exact progress and
+    // ETA without counting the store's profile events first (a scan of its own at 10 M).
+    let bar = progress_bar(head, options.progress);
 
     let (mut pages, reader_task) =
         replay::spawn_reader(store.clone(), 0, head, options.page, Some(verify::Model::default()));
-    let (mut events, mut dead_lettered, mut through) = (0u64, 0u64, 0u64);
+    let mut filler = fill::Filler::new(read, store, &statements, new.rebuild_ddl().1, options.page);
+    let mut events = 0u64;
     loop {
         let page = tokio::select! {
             _ = shutdown.cancelled() => { reader_task.abort(); return Err(interrupted()); }
             page = pages.recv() => page,
         };
         let Some(page) = page else { break };
-        let page = page?;
-        let mut client = read.get().await?;
-        let tx = client.transaction().await?;
-        // Pages need no durability of their own: a crash before the switch
-        // throws the new version away, and the switch's synchronous commit
-        // flushes every page's WAL before it.
-        tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
-        let done = replay::apply_page(&tx, &statements, page, Sharing::Exclusive).await?;
-        tx.commit().await?;
-        events += done.events;
-        dead_lettered += done.dead_lettered;
-        through = through.max(done.through);
-        bar.inc(done.events);
+        events += filler.absorb(page?).await?;
+        bar.set_position(filler.through);
     }
     let model = reader_task.await.map_err(|e| ProjectorError::Rebuild(format!("the reader task failed: {e}")))?;
     bar.finish_and_clear();
     let model = model.ok_or_else(|| ProjectorError::Rebuild("the verifier lost its model".into()))?;
+    if shutdown.is_cancelled() {
+        return Err(interrupted());
+    }
+    filler.finish().await?;
+    let (dead_lettered, through) = (filler.dead_lettered, filler.through);
     tracing::info!(events, through, "replay finished; verifying");
 
     let expected = model.figures();

@@ -33,7 +33,7 @@ pub struct Replayed {
     pub through: u64,
 }
 
-fn filter() -> reader::Filter {
+pub(crate) fn filter() -> reader::Filter {
     reader::Filter { categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(), event_types: vec![] }
 }
 
@@ -72,7 +72,9 @@ pub fn spawn_reader(
     page: usize,
     mut model: Option<Model>,
 ) -> (mpsc::Receiver<Result<Prepared, ProjectorError>>, tokio::task::JoinHandle<Option<Model>>) {
-    let (tx, rx) = mpsc::channel(2);
+    // A few pages of read-ahead: the writer pauses the fold for each bulk flush, and the
+    // reader keeps the event store busy meanwhile.
+    let (tx, rx) = mpsc::channel(8);
     let task = tokio::spawn(async move {
         let filter = filter();
         let mut after = after;
