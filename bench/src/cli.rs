@@ -26,6 +26,9 @@ pub enum Command {
     /// Projection lag: commands at a fixed rate through command-service → relay → Tansu →
     /// projector, each followed by a GetProfile carrying its position.
     Lag(crate::lag::LagArgs),
+    /// `aggregate` + `breakdown(page)` over 30 days of a big site (10 M pageviews by default)
+    /// through the query-service vs. the naive GROUP BY in Postgres and DuckDB on raw rows.
+    AnalyticsReads(crate::analytics_reads::AnalyticsReadsArgs),
 }
 
 /// Options every read-side workload shares.

@@ -18,6 +18,7 @@
 //! (the gRPC read load), and one module per workload (`reads`, `rebuild`, `lag`).
 #![forbid(unsafe_code)]
 
+mod analytics_reads;
 mod binaries;
 mod cli;
 mod cluster;
@@ -53,5 +54,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Reads(args) => runtime.block_on(reads::run(args)),
         cli::Command::Rebuild(args) => runtime.block_on(rebuild::run(args)),
         cli::Command::Lag(args) => runtime.block_on(lag::run(args)),
+        cli::Command::AnalyticsReads(args) => runtime.block_on(analytics_reads::run(args)),
     }
 }
