@@ -28,6 +28,15 @@ pub struct Preparation {
     pub duckdb: Loaded,
 }
 
+/// Rollup rows of the big site's range: the aggregate reads the total rows, the page
+/// breakdown the page and entry-page rows.
+#[derive(Debug, Serialize)]
+pub struct Scanned {
+    pub total_rows: u64,
+    pub page_rows: u64,
+    pub entry_page_rows: u64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Repetitions {
     pub tally: u32,
@@ -49,6 +58,7 @@ pub struct AnalyticsReadsReport {
     pub repetitions: Repetitions,
     /// Requests the query-service answered (warm-up included); every one a 200.
     pub tally_requests: u64,
+    pub scanned: Scanned,
     /// Tally first, then the naive Postgres query, then DuckDB; all gave the same answer.
     pub sides: Vec<Side>,
     /// Baseline p50 / Tally p50, per baseline and query.
@@ -138,6 +148,11 @@ pub fn render(r: &AnalyticsReadsReport) -> String {
         t.bounce_rate,
         t.visit_duration,
         r.sides[0].answer.pages.len()
+    );
+    let _ = writeln!(
+        s,
+        "Tally read {} rollup rows per aggregate, {} + {} (page + entry page) per breakdown",
+        r.scanned.total_rows, r.scanned.page_rows, r.scanned.entry_page_rows
     );
     render_goals(&mut s, &r.goals);
     s
