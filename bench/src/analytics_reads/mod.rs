@@ -145,11 +145,14 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
 
     let mut query = processes::query_service(&query_service, &read_url, None).await?;
     let live = Arc::new(Live::default());
-    let (tally, tally_requests) = {
+    let answered = {
         let _phase = progress.phase("tally", Duration::from_secs(60), Some(live.clone()));
         let big = store::site_id(0);
-        tally::measure(&query.base, big, &range, plan.limit, plan.warmup, plan.reps, live).await?
+        tally::measure(&query.base, big, &range, plan.limit, plan.warmup, plan.reps, live).await
     };
+    // A failed request names its status; the service's log says why.
+    let (tally, tally_requests) =
+        answered.map_err(|e| e.context(format!("query-service log:\n{}", query.process.log_tail(20))))?;
     query.ensure_running()?;
     query.stop().await?;
     let scanned = rollup_rows(&read_db, &range).await?;
