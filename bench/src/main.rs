@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod all;
+mod analytics_reads;
 mod binaries;
 mod cli;
 mod cluster;
@@ -65,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Growth(args) => runtime.block_on(growth::run(args)),
         cli::Command::Isolation(args) => runtime.block_on(isolation::run(args)),
         cli::Command::Ingest(args) => runtime.block_on(ingest::run(args)),
+        cli::Command::AnalyticsReads(args) => runtime.block_on(analytics_reads::run(args)),
         // Runs the others as child processes; needs no runtime of its own.
         cli::Command::All(args) => all::run(args),
     }

@@ -131,9 +131,25 @@ pub async fn rebuild(
     page: Option<u32>,
     limit: Duration,
 ) -> anyhow::Result<Rebuilt> {
+    let (wall_secs, stdout) = rebuild_projection(program, "profiles", read_url, write_url, page, limit).await?;
+    let (events, reported_secs, reported_rate) =
+        parse_rebuilt(&stdout).with_context(|| format!("unexpected rebuild report:\n{stdout}"))?;
+    Ok(Rebuilt { wall_secs, events, reported_secs, reported_rate, stdout })
+}
+
+/// Runs `projector rebuild <projection> --quiet` to completion (bounded by `limit`): its
+/// wall time and its report (stdout).
+pub async fn rebuild_projection(
+    program: &Path,
+    projection: &str,
+    read_url: &str,
+    write_url: &str,
+    page: Option<u32>,
+    limit: Duration,
+) -> anyhow::Result<(f64, String)> {
     let mut command = tokio::process::Command::new(program);
     command
-        .args(["rebuild", "profiles", "--quiet"])
+        .args(["rebuild", projection, "--quiet"])
         .env("TALLY_READ_DATABASE__URL", read_url)
         .env("TALLY_EVENT_STORE__URL", write_url)
         .env("TALLY_TELEMETRY__LOG_LEVEL", LOG_LEVEL)
@@ -147,19 +163,17 @@ pub async fn rebuild(
     let started = Instant::now();
     let output = tokio::time::timeout(limit, command.output())
         .await
-        .context("projector rebuild did not finish in time")?
+        .with_context(|| format!("projector rebuild {projection} did not finish in time"))?
         .context("running projector rebuild")?;
     let wall_secs = started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     anyhow::ensure!(
         output.status.success(),
-        "projector rebuild failed ({}):\n{stdout}\n{}",
+        "projector rebuild {projection} failed ({}):\n{stdout}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let (events, reported_secs, reported_rate) =
-        parse_rebuilt(&stdout).with_context(|| format!("unexpected rebuild report:\n{stdout}"))?;
-    Ok(Rebuilt { wall_secs, events, reported_secs, reported_rate, stdout })
+    Ok((wall_secs, stdout))
 }
 
 /// `rebuilt profiles v1 -> v2: 1000 events in 0.1s (10000 events/s), 0 dead-lettered`

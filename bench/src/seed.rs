@@ -44,7 +44,7 @@ pub async fn migrate(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-const EVENT_COLUMNS: [Type; 10] = [
+pub const EVENT_COLUMNS: [Type; 10] = [
     Type::INT8,
     Type::UUID,
     Type::TEXT,

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use tally_domain::sessions::{Delta, Metric, Rules, Session, VisitorDay};
+use tally_domain::sessions::{Delta, Dim, Metric, Rules, Session, VisitorDay};
 use uuid::Uuid;
 
 use crate::{analytics::decode::AnalyticsEvent, fold::Verdict};
@@ -30,6 +30,16 @@ fn slot(m: Metric) -> usize {
         Metric::Pageviews => 5,
         Metric::Events => 6,
     }
+}
+
+/// The `hour` of every rollup row but the total row's.
+pub const WHOLE_DAY: i16 = -1;
+
+/// The hour a delta's row is keyed by. Only the total row is ever read per hour (hourly time
+/// series); the other dimensions are only summed over whole days (breakdowns, conversions),
+/// so they get one row per day: a 30-day page breakdown then reads up to 24x fewer rows.
+pub fn rollup_hour(dim: Dim, hour: u8) -> i16 {
+    if dim == Dim::Total { i16::from(hour) } else { WHOLE_DAY }
 }
 
 /// A visitor-day as loaded and as changed.
@@ -77,7 +87,7 @@ impl AnalyticsFold {
         day.dirty = true;
         let session = day.state.session.clone().expect("a step always leaves a current session");
         for Delta { bucket, dim, value, metric, amount } in deltas {
-            let k = (e.site_id, dim.as_str(), bucket.date, i16::from(bucket.hour), value);
+            let k = (e.site_id, dim.as_str(), bucket.date, rollup_hour(dim, bucket.hour), value);
             self.rollup.entry(k).or_default()[slot(metric)] += amount;
         }
         self.events.push(EventRow {
@@ -99,5 +109,17 @@ impl AnalyticsFold {
     /// Drops rollup rows whose deltas cancelled out.
     pub fn prune(&mut self) {
         self.rollup.retain(|_, c| c.iter().any(|v| *v != 0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_total_row_is_kept_per_hour() {
+        assert_eq!(rollup_hour(Dim::Total, 13), 13);
+        assert_eq!(rollup_hour(Dim::Page, 13), WHOLE_DAY);
+        assert_eq!(rollup_hour(Dim::Source, 0), WHOLE_DAY);
     }
 }

@@ -164,16 +164,17 @@ pub fn rollup(interval: Option<Interval>) -> String {
 /// visits (that started with / contained the value), their bounces,
 /// durations, pageviews and events. `$5` names the rows whose visits are the
 /// bounce rate's denominator: the entry-page rows for pages (bounce rate
-/// counts the visits that entered there), else the same rows.
-pub const ROLLUP_BREAKDOWN: &str = "WITH r AS (SELECT value, sum(visitors) AS visitors, sum(visits) AS visits, \
-       sum(pageviews) AS pageviews, sum(events) AS events, sum(bounces) AS bounces, sum(duration_ms) AS duration_ms \
-     FROM analytics_rollup WHERE site_id = $1 AND dim = $4 AND local_date BETWEEN $2 AND $3 GROUP BY value \
-     HAVING sum(visitors) <> 0 OR sum(visits) <> 0 OR sum(events) <> 0), \
-     b AS (SELECT value, sum(visits) AS visits FROM analytics_rollup \
-     WHERE site_id = $1 AND dim = $5 AND local_date BETWEEN $2 AND $3 GROUP BY value) \
-     SELECT r.value, r.visitors::int8, r.visits::int8, r.pageviews::int8, r.events::int8, \
-       COALESCE(b.visits, 0)::int8, r.bounces::int8, r.duration_ms::int8, 0::int8 \
-     FROM r LEFT JOIN b USING (value)";
+/// counts the visits that entered there), else the same rows. One scan and one
+/// aggregate: joining two grouped subqueries let the planner pick a nested loop
+/// that re-aggregated per row (seconds on a 200,000-pageview site).
+pub const ROLLUP_BREAKDOWN: &str = "SELECT value, \
+       COALESCE(sum(visitors) FILTER (WHERE dim = $4), 0)::int8, COALESCE(sum(visits) FILTER (WHERE dim = $4), 0)::int8, \
+       COALESCE(sum(pageviews) FILTER (WHERE dim = $4), 0)::int8, COALESCE(sum(events) FILTER (WHERE dim = $4), 0)::int8, \
+       COALESCE(sum(visits) FILTER (WHERE dim = $5), 0)::int8, COALESCE(sum(bounces) FILTER (WHERE dim = $4), 0)::int8, \
+       COALESCE(sum(duration_ms) FILTER (WHERE dim = $4), 0)::int8, 0::int8 \
+     FROM analytics_rollup WHERE site_id = $1 AND dim IN ($4, $5) AND local_date BETWEEN $2 AND $3 GROUP BY value \
+     HAVING sum(visitors) FILTER (WHERE dim = $4) <> 0 OR sum(visits) FILTER (WHERE dim = $4) <> 0 \
+       OR sum(events) FILTER (WHERE dim = $4) <> 0";
 
 /// Visitors of the range who reached `goal`, from the rollups' page and
 /// event-name rows (`$4` = dimension, `$5` = value).
