@@ -4,35 +4,13 @@
 //! this checks that both baselines ran, every side gave the same answer and Tally answered
 //! every request.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
 
-use serde_json::Value;
-
-fn smoke() -> (Value, String) {
-    let exe = Path::new(env!("CARGO_BIN_EXE_tally-bench"));
-    let profile = exe.parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("debug");
-    let json = tempfile::NamedTempFile::new().expect("temp file for the JSON report");
-    let out = Command::new(exe)
-        .args(["analytics-reads", "--smoke", "--profile", profile, "--json"])
-        .arg(json.path())
-        .output()
-        .expect("tally-bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "tally-bench analytics-reads --smoke failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report =
-        serde_json::from_slice(&std::fs::read(json.path()).expect("JSON report written")).expect("JSON report parses");
-    (report, stdout)
-}
+use support::smoke;
 
 #[test]
 fn analytics_reads_compares_tally_with_both_baselines_on_the_same_answer() {
-    let (report, stdout) = smoke();
+    let (report, stdout) = smoke("analytics-reads");
     let seeded = report["shape"]["pageviews"].as_u64().expect("pageviews");
     assert_eq!(report["preparation"]["written"]["pageviews"], seeded, "{report}");
     assert_eq!(report["preparation"]["projected"]["dead_lettered"], 0, "{report}");

@@ -3,31 +3,12 @@
 //! `aggregate`, the lag probes must have been followed, and the COPY baseline must have run.
 //! Smoke figures mean nothing.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
 
 use serde_json::Value;
 
 fn smoke(transport: &str) -> (Value, String) {
-    let exe = Path::new(env!("CARGO_BIN_EXE_tally-bench"));
-    // `target/<profile>/tally-bench`: the services sit next to it.
-    let profile = exe.parent().and_then(Path::file_name).and_then(|n| n.to_str()).unwrap_or("debug");
-    let json = tempfile::NamedTempFile::new().expect("temp file for the JSON report");
-    let out = Command::new(exe)
-        .args(["ingest", "--smoke", "--transport", transport, "--profile", profile, "--json"])
-        .arg(json.path())
-        .output()
-        .expect("tally-bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "tally-bench ingest --smoke failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        out.status
-    );
-    let report =
-        serde_json::from_slice(&std::fs::read(json.path()).expect("JSON report written")).expect("JSON report parses");
-    (report, stdout)
+    support::smoke_with("ingest", &["--transport", transport])
 }
 
 fn check(report: &Value, stdout: &str) {
