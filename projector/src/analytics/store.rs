@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
-use tally_domain::sessions::VisitorDay;
-use tokio_postgres::types::ToSql;
+use tally_domain::sessions::{Session, VisitorDay};
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::analytics::{
@@ -98,10 +98,10 @@ impl AnalyticsStatements {
         let rows = tx.query(&stmt, &[&sites, &dates, &visitors]).await?;
         let mut fold = AnalyticsFold::default();
         for row in rows {
-            let state: serde_json::Value = row.get(3);
             // A state this release cannot read is rebuilt from nothing rather
-            // than failing every later event of the visitor-day.
-            let state: VisitorDay = serde_json::from_value(state).unwrap_or_default();
+            // than failing every later event of the visitor-day. Parsed
+            // straight from the column's bytes, with no JSON tree in between.
+            let state: VisitorDay = row.try_get::<_, Json<VisitorDay>>(3).map(|j| j.0).unwrap_or_default();
             fold.days
                 .insert((row.get(0), row.get(1), row.get(2)), Day { state, last_position: row.get(4), dirty: false });
         }
@@ -122,13 +122,15 @@ impl AnalyticsStatements {
         let d_site: Vec<Uuid> = days.iter().map(|(k, _)| k.0).collect();
         let d_date: Vec<NaiveDate> = days.iter().map(|(k, _)| k.1).collect();
         let d_visitor: Vec<&str> = days.iter().map(|(k, _)| k.2.as_str()).collect();
-        let d_state: Vec<serde_json::Value> =
-            days.iter().map(|(_, d)| serde_json::to_value(&d.state).expect("state serialises")).collect();
+        let d_state: Vec<Json<&VisitorDay>> = days.iter().map(|(_, d)| Json(&d.state)).collect();
         let d_pos: Vec<i64> = days.iter().map(|(_, d)| d.last_position).collect();
 
+        let mut sessions: Vec<(&DayKey, &Session)> = fold.closed.iter().map(|(k, s)| (k, s)).collect();
+        sessions.extend(days.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s))));
+        sessions.sort_by(|a, b| a.0.cmp(b.0).then(a.1.seq.cmp(&b.1.seq)));
         let mut s = SessionColumns::default();
-        for ((site, date, visitor, seq), session) in &fold.sessions {
-            s.push(*site, *date, visitor, *seq, session);
+        for ((site, date, visitor), session) in sessions {
+            s.push(*site, *date, visitor, session.seq, session);
         }
 
         let ev = &fold.events;
@@ -143,14 +145,22 @@ impl AnalyticsStatements {
         let e_path: Vec<&str> = ev.iter().map(|e| e.pathname.as_str()).collect();
         let e_props: Vec<&serde_json::Value> = ev.iter().map(|e| &e.props).collect();
 
-        let keys = fold.rollup.keys();
-        let r_site: Vec<Uuid> = keys.clone().map(|k| k.0).collect();
-        let r_dim: Vec<&str> = keys.clone().map(|k| k.1).collect();
-        let r_date: Vec<NaiveDate> = keys.clone().map(|k| k.2).collect();
-        let r_hour: Vec<i16> = keys.clone().map(|k| k.3).collect();
-        let r_value: Vec<&str> = keys.map(|k| k.4.as_str()).collect();
+        // Sorted by the primary key, so concurrent projectors lock shared
+        // rollup rows in the same order (see `upsert_rollup`).
+        let values = &fold.values;
+        let mut rows: Vec<_> = fold
+            .rollup
+            .iter()
+            .map(|((site, dim, date, hour, value), c)| ((*site, dim.as_str(), *date, *hour, values.get(*value)), c))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let r_site: Vec<Uuid> = rows.iter().map(|(k, _)| k.0).collect();
+        let r_dim: Vec<&str> = rows.iter().map(|(k, _)| k.1).collect();
+        let r_date: Vec<NaiveDate> = rows.iter().map(|(k, _)| k.2).collect();
+        let r_hour: Vec<i16> = rows.iter().map(|(k, _)| k.3).collect();
+        let r_value: Vec<&str> = rows.iter().map(|(k, _)| k.4).collect();
         let mut counters: [Vec<i64>; 7] = Default::default();
-        for c in fold.rollup.values() {
+        for (_, c) in &rows {
             for (i, v) in c.iter().enumerate() {
                 counters[i].push(*v);
             }
@@ -192,7 +202,7 @@ struct SessionColumns {
 }
 
 impl SessionColumns {
-    fn push(&mut self, site: Uuid, date: NaiveDate, visitor: &str, seq: u32, s: &tally_domain::sessions::Session) {
+    fn push(&mut self, site: Uuid, date: NaiveDate, visitor: &str, seq: u32, s: &Session) {
         self.site.push(site);
         self.date.push(date);
         self.visitor.push(visitor.to_owned());
