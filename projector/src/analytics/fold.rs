@@ -6,11 +6,14 @@
 //! copyable values (the dimension value interned to an index) in a hash map,
 //! sorted once when written; the domain hands deltas over without allocating.
 
-use std::collections::HashMap;
+use foldhash::fast::RandomState;
 
 use chrono::NaiveDate;
 use tally_domain::sessions::{Dim, Metric, Rules, Session, VisitorDay};
 use uuid::Uuid;
+
+/// The fold's maps: keyed by values of this batch, so a fast hasher is safe.
+type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
 
 use crate::{analytics::decode::AnalyticsEvent, fold::Verdict};
 
@@ -78,35 +81,27 @@ pub struct Day {
     pub dirty: bool,
 }
 
-/// One `analytics_events` row.
+/// One `analytics_events` row: the event and its session's number.
 #[derive(Debug, Clone)]
-pub struct EventRow {
-    pub site_id: Uuid,
-    pub local_date: NaiveDate,
-    pub position: i64,
-    pub hour: i16,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub visitor_id: String,
+pub struct EventRow<'a> {
+    pub event: &'a AnalyticsEvent,
     pub seq: i32,
-    pub name: String,
-    pub pathname: String,
-    pub props: serde_json::Value,
 }
 
 /// Everything a batch writes.
 #[derive(Debug, Default)]
-pub struct AnalyticsFold {
+pub struct AnalyticsFold<'a> {
     pub days: HashMap<DayKey, Day>,
     pub rollup: HashMap<RollupKey, Counters>,
     pub values: Values,
     /// Sessions the batch changed and then closed (a later event of the
     /// visitor-day started a new one); the current sessions are in `days`.
     pub closed: Vec<(DayKey, Session)>,
-    pub events: Vec<EventRow>,
+    pub events: Vec<EventRow<'a>>,
 }
 
-impl AnalyticsFold {
-    pub fn apply(&mut self, rules: &Rules, e: &AnalyticsEvent) -> Verdict {
+impl<'a> AnalyticsFold<'a> {
+    pub fn apply(&mut self, rules: &Rules, e: &'a AnalyticsEvent) -> Verdict {
         let key = e.key();
         let day = self.days.entry(key.clone()).or_default();
         if e.position <= day.last_position {
@@ -124,18 +119,7 @@ impl AnalyticsFold {
         day.last_position = e.position;
         day.dirty = true;
         let seq = day.state.session.as_ref().expect("a step always leaves a current session").seq;
-        self.events.push(EventRow {
-            site_id: e.site_id,
-            local_date: e.hit.local_date,
-            position: e.position,
-            hour: i16::from(e.hit.bucket().hour),
-            at: e.hit.at,
-            visitor_id: e.visitor_id.clone(),
-            seq: seq as i32,
-            name: e.hit.name().to_owned(),
-            pathname: e.hit.pathname.clone(),
-            props: serde_json::to_value(&e.props).expect("a string map is valid JSON"),
-        });
+        self.events.push(EventRow { event: e, seq: seq as i32 });
         Verdict::Applied
     }
 

@@ -2,6 +2,8 @@
 //! batch touches, write back states, sessions, events and summed rollup
 //! deltas — a fixed handful of statements per batch, arrays in, keys sorted.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
 use tally_domain::sessions::{Session, VisitorDay};
@@ -89,7 +91,7 @@ impl AnalyticsStatements {
         tx: &Transaction<'_>,
         keys: &[DayKey],
         for_update: bool,
-    ) -> Result<AnalyticsFold, tokio_postgres::Error> {
+    ) -> Result<AnalyticsFold<'static>, tokio_postgres::Error> {
         let sql = if for_update { &self.load_days_for_update } else { &self.load_days };
         let stmt = tx.prepare_cached(sql).await?;
         let sites: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
@@ -109,7 +111,7 @@ impl AnalyticsStatements {
     }
 
     /// Writes everything the fold changed.
-    pub async fn write(&self, tx: &Transaction<'_>, fold: &AnalyticsFold) -> Result<(), tokio_postgres::Error> {
+    pub async fn write(&self, tx: &Transaction<'_>, fold: &AnalyticsFold<'_>) -> Result<(), tokio_postgres::Error> {
         let (s_d, s_s, s_e, s_r) = futures::try_join!(
             tx.prepare_cached(&self.upsert_days),
             tx.prepare_cached(&self.upsert_sessions),
@@ -134,16 +136,16 @@ impl AnalyticsStatements {
         }
 
         let ev = &fold.events;
-        let e_site: Vec<Uuid> = ev.iter().map(|e| e.site_id).collect();
-        let e_date: Vec<NaiveDate> = ev.iter().map(|e| e.local_date).collect();
-        let e_pos: Vec<i64> = ev.iter().map(|e| e.position).collect();
-        let e_hour: Vec<i16> = ev.iter().map(|e| e.hour).collect();
-        let e_at: Vec<DateTime<Utc>> = ev.iter().map(|e| e.at).collect();
-        let e_visitor: Vec<&str> = ev.iter().map(|e| e.visitor_id.as_str()).collect();
-        let e_seq: Vec<i32> = ev.iter().map(|e| e.seq).collect();
-        let e_name: Vec<&str> = ev.iter().map(|e| e.name.as_str()).collect();
-        let e_path: Vec<&str> = ev.iter().map(|e| e.pathname.as_str()).collect();
-        let e_props: Vec<&serde_json::Value> = ev.iter().map(|e| &e.props).collect();
+        let e_site: Vec<Uuid> = ev.iter().map(|r| r.event.site_id).collect();
+        let e_date: Vec<NaiveDate> = ev.iter().map(|r| r.event.hit.local_date).collect();
+        let e_pos: Vec<i64> = ev.iter().map(|r| r.event.position).collect();
+        let e_hour: Vec<i16> = ev.iter().map(|r| i16::from(r.event.hit.bucket().hour)).collect();
+        let e_at: Vec<DateTime<Utc>> = ev.iter().map(|r| r.event.hit.at).collect();
+        let e_visitor: Vec<&str> = ev.iter().map(|r| r.event.visitor_id.as_str()).collect();
+        let e_seq: Vec<i32> = ev.iter().map(|r| r.seq).collect();
+        let e_name: Vec<&str> = ev.iter().map(|r| r.event.hit.name()).collect();
+        let e_path: Vec<&str> = ev.iter().map(|r| r.event.hit.pathname.as_str()).collect();
+        let e_props: Vec<Json<&BTreeMap<String, String>>> = ev.iter().map(|r| Json(&r.event.props)).collect();
 
         // Sorted by the primary key, so concurrent projectors lock shared
         // rollup rows in the same order (see `upsert_rollup`).
