@@ -1,8 +1,6 @@
 //! Signed deltas and a session's contribution to the rollup rows.
 
-use std::collections::BTreeMap;
-
-use super::model::{Bucket, Dim, Session};
+use super::model::{Bucket, Dim};
 
 /// A rollup counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,52 +41,4 @@ impl Delta {
     pub fn new(bucket: Bucket, dim: Dim, value: &str, metric: Metric, amount: i64) -> Self {
         Delta { bucket, dim, value: value.to_owned(), metric, amount }
     }
-}
-
-type Row = (Bucket, Dim, String, Metric);
-
-/// The counters a session contributes as it stands: visits 1, bounces 0/1
-/// and its duration, to its start bucket, in every row it belongs to — the
-/// total, its attributes, its entry and exit page, and every page and event
-/// name it contains (a bounce has one page, its entry, so a page row's
-/// bounces are those of the visits that entered there).
-pub(super) fn session_rows(s: &Session) -> Vec<(Row, i64)> {
-    let mut rows: Vec<(Dim, &str)> = vec![(Dim::Total, "")];
-    rows.extend(s.attributes.dims());
-    if let Some(entry) = &s.entry_page {
-        rows.push((Dim::EntryPage, entry));
-    }
-    if let Some(exit) = &s.exit_page {
-        rows.push((Dim::ExitPage, exit));
-    }
-    rows.extend(s.pages.iter().map(|p| (Dim::Page, p.as_str())));
-    rows.extend(s.names.iter().map(|n| (Dim::EventName, n.as_str())));
-    let (bounce, duration) = (i64::from(s.is_bounce()), s.duration_ms());
-    rows.into_iter()
-        .flat_map(|(dim, value)| {
-            [(Metric::Visits, 1), (Metric::Bounces, bounce), (Metric::DurationMs, duration)]
-                .map(|(m, v)| ((s.start, dim, value.to_owned(), m), v))
-        })
-        .collect()
-}
-
-/// `after − before`, without the zeros.
-pub(super) fn diff(before: &[(Row, i64)], after: &[(Row, i64)]) -> Vec<Delta> {
-    let mut sum: BTreeMap<&Row, i64> = BTreeMap::new();
-    for (row, v) in after {
-        *sum.entry(row).or_default() += v;
-    }
-    for (row, v) in before {
-        *sum.entry(row).or_default() -= v;
-    }
-    sum.into_iter()
-        .filter(|(_, v)| *v != 0)
-        .map(|((bucket, dim, value, metric), amount)| Delta {
-            bucket: *bucket,
-            dim: *dim,
-            value: value.clone(),
-            metric: *metric,
-            amount,
-        })
-        .collect()
 }

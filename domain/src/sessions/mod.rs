@@ -32,7 +32,7 @@ mod contribution;
 mod model;
 
 pub use contribution::{Delta, Metric};
-pub use model::{Bucket, Dim, Hit, HitKind, Rules, Session, SessionAttributes, VisitorDay};
+pub use model::{Bucket, Dim, Hit, HitKind, Rules, Seen, Session, SessionAttributes, VisitorDay};
 
 #[cfg(test)]
 mod tests;

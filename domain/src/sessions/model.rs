@@ -1,11 +1,11 @@
 //! The inputs and the state of sessionisation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::contribution::{Delta, Metric, diff, session_rows};
+use super::contribution::{Delta, Metric};
 
 /// Configurable rules: the inactivity that ends a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +226,13 @@ impl Session {
     }
 }
 
+/// The local hours as `seen` stores them ("00"–"23"), so counting an hour
+/// allocates nothing.
+const HOURS: [&str; 24] = [
+    "00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16", "17", "18",
+    "19", "20", "21", "22", "23",
+];
+
 /// Everything remembered about one visitor on one local day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisitorDay {
@@ -233,12 +240,35 @@ pub struct VisitorDay {
     pub session: Option<Session>,
     /// The (dimension, value) pairs the visitor was already counted under
     /// today, so each adds visitors +1 exactly once.
-    pub seen: BTreeSet<(Dim, String)>,
+    pub seen: Seen,
+}
+
+/// What a continuing session contributed before the event, to diff against.
+struct Prior {
+    bounce: i64,
+    duration: i64,
+    had_entry: bool,
 }
 
 impl VisitorDay {
     /// Applies the visitor's next event and returns the signed deltas.
     pub fn step(&mut self, rules: &Rules, hit: &Hit) -> Vec<Delta> {
+        let mut deltas = Vec::new();
+        self.step_into(rules, hit, &mut |bucket, dim, value, metric, amount| {
+            deltas.push(Delta::new(bucket, dim, value, metric, amount));
+        });
+        deltas
+    }
+
+    /// Like [`VisitorDay::step`], but hands each non-zero delta to `sink`
+    /// instead of allocating it (the projector's hot path), and returns the
+    /// session the event closed, if it started a new one.
+    pub fn step_into(
+        &mut self,
+        rules: &Rules,
+        hit: &Hit,
+        sink: &mut impl FnMut(Bucket, Dim, &str, Metric, i64),
+    ) -> Option<Session> {
         let own = hit.bucket();
         // Clamp: an event older than the session's last one joins it and
         // adds no duration (see the module docs).
@@ -246,60 +276,156 @@ impl VisitorDay {
             let at = hit.at.max(s.last_at);
             (at - s.last_at < rules.timeout, at)
         });
-        let (before, mut session) = match (continues, self.session.take()) {
+        let (prior, mut session, closed) = match (continues, self.session.take()) {
             (Some((true, at)), Some(mut s)) => {
-                let before = session_rows(&s);
+                let prior = Prior {
+                    bounce: i64::from(s.is_bounce()),
+                    duration: s.duration_ms(),
+                    had_entry: s.entry_page.is_some(),
+                };
                 s.last_at = at;
-                (before, s)
+                (Some(prior), s, None)
             }
-            (_, previous) => (Vec::new(), Session::start(previous.map_or(1, |p| p.seq + 1), hit)),
+            (_, previous) => (None, Session::start(previous.as_ref().map_or(1, |p| p.seq + 1), hit), previous),
         };
         session.events += 1;
-        session.names.insert(hit.name().to_owned());
+        let new_name = !session.names.contains(hit.name());
+        if new_name {
+            session.names.insert(hit.name().to_owned());
+        }
+        let (mut new_page, mut exit_changed, mut old_exit) = (false, false, None);
         match &hit.kind {
             HitKind::Pageview => {
                 session.pageviews += 1;
-                session.pages.insert(hit.pathname.clone());
+                new_page = !session.pages.contains(&hit.pathname);
+                if new_page {
+                    session.pages.insert(hit.pathname.clone());
+                }
                 session.entry_page.get_or_insert_with(|| hit.pathname.clone());
-                session.exit_page = Some(hit.pathname.clone());
+                if session.exit_page.as_deref() != Some(hit.pathname.as_str()) {
+                    exit_changed = true;
+                    old_exit = session.exit_page.replace(hit.pathname.clone());
+                }
             }
             HitKind::Custom { interactive, .. } => session.interactive |= interactive,
         }
-        let mut deltas = diff(&before, &session_rows(&session));
-        self.count_event(hit, own, &session, &mut deltas);
+        // contribution(after) − contribution(before), row by row: a row the
+        // session already had changes by the bounce and duration deltas, a
+        // new row gets the whole contribution, the old exit row loses it.
+        let (bounce, duration) = (i64::from(session.is_bounce()), session.duration_ms());
+        let mut emit = |dim: Dim, value: &str, visits: i64, bounces: i64, duration_ms: i64| {
+            for (metric, amount) in
+                [(Metric::Visits, visits), (Metric::Bounces, bounces), (Metric::DurationMs, duration_ms)]
+            {
+                if amount != 0 {
+                    sink(session.start, dim, value, metric, amount);
+                }
+            }
+        };
+        for_each_session_row(&session, |dim, value| {
+            let had = prior.as_ref().is_some_and(|p| match dim {
+                Dim::EntryPage => p.had_entry,
+                Dim::ExitPage => !exit_changed,
+                Dim::Page => !(new_page && value == hit.pathname),
+                Dim::EventName => !(new_name && value == hit.name()),
+                _ => true,
+            });
+            match &prior {
+                Some(p) if had => emit(dim, value, 0, bounce - p.bounce, duration - p.duration),
+                _ => emit(dim, value, 1, bounce, duration),
+            }
+        });
+        if let (Some(p), Some(old)) = (&prior, &old_exit) {
+            emit(Dim::ExitPage, old, -1, -p.bounce, -p.duration);
+        }
+        self.count_event(hit, own, &session, sink);
         self.session = Some(session);
-        deltas
+        closed
     }
 
-    fn count_event(&mut self, hit: &Hit, own: Bucket, session: &Session, deltas: &mut Vec<Delta>) {
-        let name = hit.name().to_owned();
-        let mut rows: Vec<(Dim, String)> = vec![(Dim::Total, String::new())];
-        rows.extend(session.attributes.dims().iter().map(|(d, v)| (*d, (*v).to_owned())));
-        if hit.is_pageview() {
-            rows.push((Dim::Page, hit.pathname.clone()));
-        }
-        rows.push((Dim::EventName, name));
-        for (dim, value) in &rows {
-            deltas.push(Delta::new(own, *dim, value, Metric::Events, 1));
-            if hit.is_pageview() {
-                deltas.push(Delta::new(own, *dim, value, Metric::Pageviews, 1));
+    fn count_event(
+        &mut self,
+        hit: &Hit,
+        own: Bucket,
+        session: &Session,
+        sink: &mut impl FnMut(Bucket, Dim, &str, Metric, i64),
+    ) {
+        let page = hit.is_pageview().then_some(hit.pathname.as_str());
+        let attrs = session.attributes.dims();
+        let rows = std::iter::once((Dim::Total, ""))
+            .chain(attrs.iter().copied())
+            .chain(page.map(|p| (Dim::Page, p)))
+            .chain(std::iter::once((Dim::EventName, hit.name())));
+        for (dim, value) in rows.clone() {
+            sink(own, dim, value, Metric::Events, 1);
+            if page.is_some() {
+                sink(own, dim, value, Metric::Pageviews, 1);
             }
         }
         // The entry page row counts visitors (of sessions entering there)
         // but not events: those are in the event's own rows above.
-        if let Some(entry) = &session.entry_page {
-            rows.push((Dim::EntryPage, entry.clone()));
-        }
-        for (dim, value) in rows {
-            let at = (dim, value);
-            if !self.seen.contains(&at) {
-                deltas.push(Delta::new(own, at.0, &at.1, Metric::Visitors, 1));
-                self.seen.insert(at);
+        let entry = session.entry_page.as_deref().map(|e| (Dim::EntryPage, e));
+        for (dim, value) in rows.chain(entry) {
+            if self.seen.insert(dim, value) {
+                sink(own, dim, value, Metric::Visitors, 1);
             }
         }
-        let hour = (Dim::Hour, format!("{:02}", own.hour));
-        if self.seen.insert(hour) {
-            deltas.push(Delta::new(own, Dim::Total, "", Metric::HourVisitors, 1));
+        if self.seen.insert(Dim::Hour, HOURS[usize::from(own.hour)]) {
+            sink(own, Dim::Total, "", Metric::HourVisitors, 1);
         }
+    }
+}
+
+/// Every row a session contributes to: the total, its attributes, its entry
+/// and exit page, and every page and event name it contains (a bounce has
+/// one page, its entry, so a page row's bounces are those of the visits that
+/// entered there).
+fn for_each_session_row(s: &Session, mut f: impl FnMut(Dim, &str)) {
+    f(Dim::Total, "");
+    for (dim, value) in s.attributes.dims() {
+        f(dim, value);
+    }
+    if let Some(entry) = &s.entry_page {
+        f(Dim::EntryPage, entry);
+    }
+    if let Some(exit) = &s.exit_page {
+        f(Dim::ExitPage, exit);
+    }
+    s.pages.iter().for_each(|p| f(Dim::Page, p));
+    s.names.iter().for_each(|n| f(Dim::EventName, n));
+}
+
+/// The (dimension, value) pairs a visitor-day has counted, looked up without
+/// allocating. Stored as the sorted list of `[dim, value]` pairs it always was
+/// (a `BTreeSet<(Dim, String)>`), so states written before read the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen(BTreeMap<Dim, BTreeSet<String>>);
+
+impl Seen {
+    /// Whether the pair was counted.
+    pub fn contains(&self, dim: Dim, value: &str) -> bool {
+        self.0.get(&dim).is_some_and(|values| values.contains(value))
+    }
+
+    /// Records the pair; `true` if it is new.
+    pub fn insert(&mut self, dim: Dim, value: &str) -> bool {
+        let values = self.0.entry(dim).or_default();
+        !values.contains(value) && values.insert(value.to_owned())
+    }
+}
+
+impl Serialize for Seen {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().flat_map(|(dim, values)| values.iter().map(move |v| (dim, v))))
+    }
+}
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut seen = Seen::default();
+        for (dim, value) in Vec::<(Dim, String)>::deserialize(deserializer)? {
+            seen.0.entry(dim).or_default().insert(value);
+        }
+        Ok(seen)
     }
 }

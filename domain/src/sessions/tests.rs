@@ -360,3 +360,16 @@ fn summed_deltas_equal_the_final_sessions_from_scratch() {
     assert_eq!(get("event_name", "click", Visits), 1);
     assert_eq!(get("event_name", "click", DurationMs), 300_000);
 }
+
+#[test]
+fn a_state_stored_with_seen_as_a_set_of_pairs_reads_back_and_writes_the_same() {
+    // States written before `Seen` existed were a `BTreeSet<(Dim, String)>`.
+    let old: std::collections::BTreeSet<(Dim, String)> =
+        [(Dim::Total, String::new()), (Dim::Page, "/b".into()), (Dim::Page, "/a".into()), (Dim::Hour, "10".into())]
+            .into();
+    let json = serde_json::json!({ "session": null, "seen": old });
+    let state: VisitorDay = serde_json::from_value(json.clone()).unwrap();
+    assert!(state.seen.contains(Dim::Page, "/a") && state.seen.contains(Dim::Hour, "10"));
+    assert!(!state.seen.contains(Dim::Page, "/c"));
+    assert_eq!(serde_json::to_value(&state).unwrap(), json);
+}

@@ -1,20 +1,50 @@
 //! Applying a batch of analytics events in memory: sessionise each event on
 //! its visitor-day's state and sum the signed deltas per rollup key, so the
 //! batch writes one row per key (sorted) whatever its size.
+//!
+//! Hot path: a batch sums tens of deltas per event, so rollup keys are plain
+//! copyable values (the dimension value interned to an index) in a hash map,
+//! sorted once when written; the domain hands deltas over without allocating.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::fast::RandomState;
 
 use chrono::NaiveDate;
-use tally_domain::sessions::{Delta, Dim, Metric, Rules, Session, VisitorDay};
+use tally_domain::sessions::{Dim, Metric, Rules, Session, VisitorDay};
 use uuid::Uuid;
+
+/// The fold's maps: keyed by values of this batch, so a fast hasher is safe.
+type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
 
 use crate::{analytics::decode::AnalyticsEvent, fold::Verdict};
 
 /// (site, local date, visitor id).
 pub type DayKey = (Uuid, NaiveDate, String);
 
-/// A rollup row's key in primary-key order: (site, dim, date, hour, value).
-pub type RollupKey = (Uuid, &'static str, NaiveDate, i16, String);
+/// A rollup row's key: (site, dim, date, hour, value index in [`Values`]).
+pub type RollupKey = (Uuid, Dim, NaiveDate, i16, u32);
+
+/// The dimension values of a batch, each stored once.
+#[derive(Debug, Default)]
+pub struct Values {
+    index: HashMap<Box<str>, u32>,
+    values: Vec<Box<str>>,
+}
+
+impl Values {
+    pub fn intern(&mut self, value: &str) -> u32 {
+        if let Some(i) = self.index.get(value) {
+            return *i;
+        }
+        let i = u32::try_from(self.values.len()).expect("fewer than 2^32 values in a batch");
+        self.values.push(value.into());
+        self.index.insert(value.into(), i);
+        i
+    }
+
+    pub fn get(&self, i: u32) -> &str {
+        &self.values[i as usize]
+    }
+}
 
 /// The counters of a rollup row, in the table's column order: visitors,
 /// hour_visitors, visits, bounces, duration_ms, pageviews, events.
@@ -47,62 +77,49 @@ pub fn rollup_hour(dim: Dim, hour: u8) -> i16 {
 pub struct Day {
     pub state: VisitorDay,
     pub last_position: i64,
+    /// Changed by this batch (so its current session is written too).
     pub dirty: bool,
 }
 
-/// One `analytics_events` row.
+/// One `analytics_events` row: the event and its session's number.
 #[derive(Debug, Clone)]
-pub struct EventRow {
-    pub site_id: Uuid,
-    pub local_date: NaiveDate,
-    pub position: i64,
-    pub hour: i16,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub visitor_id: String,
+pub struct EventRow<'a> {
+    pub event: &'a AnalyticsEvent,
     pub seq: i32,
-    pub name: String,
-    pub pathname: String,
-    pub props: serde_json::Value,
 }
 
 /// Everything a batch writes.
 #[derive(Debug, Default)]
-pub struct AnalyticsFold {
+pub struct AnalyticsFold<'a> {
     pub days: HashMap<DayKey, Day>,
-    pub rollup: BTreeMap<RollupKey, Counters>,
-    /// The latest state of every session the batch touched.
-    pub sessions: BTreeMap<(Uuid, NaiveDate, String, u32), Session>,
-    pub events: Vec<EventRow>,
+    pub rollup: HashMap<RollupKey, Counters>,
+    pub values: Values,
+    /// Sessions the batch changed and then closed (a later event of the
+    /// visitor-day started a new one); the current sessions are in `days`.
+    pub closed: Vec<(DayKey, Session)>,
+    pub events: Vec<EventRow<'a>>,
 }
 
-impl AnalyticsFold {
-    pub fn apply(&mut self, rules: &Rules, e: &AnalyticsEvent) -> Verdict {
+impl<'a> AnalyticsFold<'a> {
+    pub fn apply(&mut self, rules: &Rules, e: &'a AnalyticsEvent) -> Verdict {
         let key = e.key();
         let day = self.days.entry(key.clone()).or_default();
         if e.position <= day.last_position {
             return Verdict::Duplicate;
         }
-        let deltas = day.state.step(rules, &e.hit);
+        let (rollup, values) = (&mut self.rollup, &mut self.values);
+        let closed = day.state.step_into(rules, &e.hit, &mut |bucket, dim, value, metric, amount| {
+            let k = (e.site_id, dim, bucket.date, rollup_hour(dim, bucket.hour), values.intern(value));
+            rollup.entry(k).or_default()[slot(metric)] += amount;
+        });
+        // A closed session untouched by this batch is already stored as it is.
+        if let Some(closed) = closed.filter(|_| day.dirty) {
+            self.closed.push((key.clone(), closed));
+        }
         day.last_position = e.position;
         day.dirty = true;
-        let session = day.state.session.clone().expect("a step always leaves a current session");
-        for Delta { bucket, dim, value, metric, amount } in deltas {
-            let k = (e.site_id, dim.as_str(), bucket.date, rollup_hour(dim, bucket.hour), value);
-            self.rollup.entry(k).or_default()[slot(metric)] += amount;
-        }
-        self.events.push(EventRow {
-            site_id: e.site_id,
-            local_date: e.hit.local_date,
-            position: e.position,
-            hour: i16::from(e.hit.bucket().hour),
-            at: e.hit.at,
-            visitor_id: e.visitor_id.clone(),
-            seq: session.seq as i32,
-            name: e.hit.name().to_owned(),
-            pathname: e.hit.pathname.clone(),
-            props: serde_json::to_value(&e.props).expect("a string map is valid JSON"),
-        });
-        self.sessions.insert((key.0, key.1, key.2, session.seq), session);
+        let seq = day.state.session.as_ref().expect("a step always leaves a current session").seq;
+        self.events.push(EventRow { event: e, seq: seq as i32 });
         Verdict::Applied
     }
 

@@ -162,20 +162,28 @@ async fn fill_verify_switch(
     let bar = progress_bar(total as u64, options.progress);
     let mut expected = Expected::default();
     let (mut events, mut dead_lettered, mut through) = (0u64, 0u64, 0u64);
+    // The next page is read from the event store while this one is
+    // projected, so the two databases work at the same time.
+    let mut page = read_page(store, through, options.page).await?;
     while through < head {
         if shutdown.is_cancelled() {
             return Err(interrupted());
         }
-        let page = read_page(store, through, options.page).await?;
         let Some(last) = page.last().map(|e| e.global_position) else { break };
         page.iter().for_each(|e| expected.observe(e));
-        let mut client = read.get().await?;
-        let tx = client.transaction().await?;
-        tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
-        let (n, dead) = apply_page(&tx, statements, rules, page).await?;
-        tx.commit().await?;
+        let apply = async {
+            let mut client = read.get().await?;
+            let tx = client.transaction().await?;
+            tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+            let applied = apply_page(&tx, statements, rules, page).await?;
+            tx.commit().await?;
+            Ok::<_, ProjectorError>(applied)
+        };
+        let (applied, next) = tokio::join!(apply, read_page(store, last, options.page));
+        let (n, dead) = applied?;
         (events, dead_lettered, through) = (events + n, dead_lettered + dead, last);
         bar.inc(n);
+        page = next?;
     }
     bar.finish_and_clear();
 

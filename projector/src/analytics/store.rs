@@ -2,10 +2,12 @@
 //! batch touches, write back states, sessions, events and summed rollup
 //! deltas — a fixed handful of statements per batch, arrays in, keys sorted.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
-use tally_domain::sessions::VisitorDay;
-use tokio_postgres::types::ToSql;
+use tally_domain::sessions::{Session, VisitorDay};
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::analytics::{
@@ -89,7 +91,7 @@ impl AnalyticsStatements {
         tx: &Transaction<'_>,
         keys: &[DayKey],
         for_update: bool,
-    ) -> Result<AnalyticsFold, tokio_postgres::Error> {
+    ) -> Result<AnalyticsFold<'static>, tokio_postgres::Error> {
         let sql = if for_update { &self.load_days_for_update } else { &self.load_days };
         let stmt = tx.prepare_cached(sql).await?;
         let sites: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
@@ -98,10 +100,10 @@ impl AnalyticsStatements {
         let rows = tx.query(&stmt, &[&sites, &dates, &visitors]).await?;
         let mut fold = AnalyticsFold::default();
         for row in rows {
-            let state: serde_json::Value = row.get(3);
             // A state this release cannot read is rebuilt from nothing rather
-            // than failing every later event of the visitor-day.
-            let state: VisitorDay = serde_json::from_value(state).unwrap_or_default();
+            // than failing every later event of the visitor-day. Parsed
+            // straight from the column's bytes, with no JSON tree in between.
+            let state: VisitorDay = row.try_get::<_, Json<VisitorDay>>(3).map(|j| j.0).unwrap_or_default();
             fold.days
                 .insert((row.get(0), row.get(1), row.get(2)), Day { state, last_position: row.get(4), dirty: false });
         }
@@ -109,7 +111,7 @@ impl AnalyticsStatements {
     }
 
     /// Writes everything the fold changed.
-    pub async fn write(&self, tx: &Transaction<'_>, fold: &AnalyticsFold) -> Result<(), tokio_postgres::Error> {
+    pub async fn write(&self, tx: &Transaction<'_>, fold: &AnalyticsFold<'_>) -> Result<(), tokio_postgres::Error> {
         let (s_d, s_s, s_e, s_r) = futures::try_join!(
             tx.prepare_cached(&self.upsert_days),
             tx.prepare_cached(&self.upsert_sessions),
@@ -122,35 +124,45 @@ impl AnalyticsStatements {
         let d_site: Vec<Uuid> = days.iter().map(|(k, _)| k.0).collect();
         let d_date: Vec<NaiveDate> = days.iter().map(|(k, _)| k.1).collect();
         let d_visitor: Vec<&str> = days.iter().map(|(k, _)| k.2.as_str()).collect();
-        let d_state: Vec<serde_json::Value> =
-            days.iter().map(|(_, d)| serde_json::to_value(&d.state).expect("state serialises")).collect();
+        let d_state: Vec<Json<&VisitorDay>> = days.iter().map(|(_, d)| Json(&d.state)).collect();
         let d_pos: Vec<i64> = days.iter().map(|(_, d)| d.last_position).collect();
 
+        let mut sessions: Vec<(&DayKey, &Session)> = fold.closed.iter().map(|(k, s)| (k, s)).collect();
+        sessions.extend(days.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s))));
+        sessions.sort_by(|a, b| a.0.cmp(b.0).then(a.1.seq.cmp(&b.1.seq)));
         let mut s = SessionColumns::default();
-        for ((site, date, visitor, seq), session) in &fold.sessions {
-            s.push(*site, *date, visitor, *seq, session);
+        for ((site, date, visitor), session) in sessions {
+            s.push(*site, *date, visitor, session.seq, session);
         }
 
         let ev = &fold.events;
-        let e_site: Vec<Uuid> = ev.iter().map(|e| e.site_id).collect();
-        let e_date: Vec<NaiveDate> = ev.iter().map(|e| e.local_date).collect();
-        let e_pos: Vec<i64> = ev.iter().map(|e| e.position).collect();
-        let e_hour: Vec<i16> = ev.iter().map(|e| e.hour).collect();
-        let e_at: Vec<DateTime<Utc>> = ev.iter().map(|e| e.at).collect();
-        let e_visitor: Vec<&str> = ev.iter().map(|e| e.visitor_id.as_str()).collect();
-        let e_seq: Vec<i32> = ev.iter().map(|e| e.seq).collect();
-        let e_name: Vec<&str> = ev.iter().map(|e| e.name.as_str()).collect();
-        let e_path: Vec<&str> = ev.iter().map(|e| e.pathname.as_str()).collect();
-        let e_props: Vec<&serde_json::Value> = ev.iter().map(|e| &e.props).collect();
+        let e_site: Vec<Uuid> = ev.iter().map(|r| r.event.site_id).collect();
+        let e_date: Vec<NaiveDate> = ev.iter().map(|r| r.event.hit.local_date).collect();
+        let e_pos: Vec<i64> = ev.iter().map(|r| r.event.position).collect();
+        let e_hour: Vec<i16> = ev.iter().map(|r| i16::from(r.event.hit.bucket().hour)).collect();
+        let e_at: Vec<DateTime<Utc>> = ev.iter().map(|r| r.event.hit.at).collect();
+        let e_visitor: Vec<&str> = ev.iter().map(|r| r.event.visitor_id.as_str()).collect();
+        let e_seq: Vec<i32> = ev.iter().map(|r| r.seq).collect();
+        let e_name: Vec<&str> = ev.iter().map(|r| r.event.hit.name()).collect();
+        let e_path: Vec<&str> = ev.iter().map(|r| r.event.hit.pathname.as_str()).collect();
+        let e_props: Vec<Json<&BTreeMap<String, String>>> = ev.iter().map(|r| Json(&r.event.props)).collect();
 
-        let keys = fold.rollup.keys();
-        let r_site: Vec<Uuid> = keys.clone().map(|k| k.0).collect();
-        let r_dim: Vec<&str> = keys.clone().map(|k| k.1).collect();
-        let r_date: Vec<NaiveDate> = keys.clone().map(|k| k.2).collect();
-        let r_hour: Vec<i16> = keys.clone().map(|k| k.3).collect();
-        let r_value: Vec<&str> = keys.map(|k| k.4.as_str()).collect();
+        // Sorted by the primary key, so concurrent projectors lock shared
+        // rollup rows in the same order (see `upsert_rollup`).
+        let values = &fold.values;
+        let mut rows: Vec<_> = fold
+            .rollup
+            .iter()
+            .map(|((site, dim, date, hour, value), c)| ((*site, dim.as_str(), *date, *hour, values.get(*value)), c))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let r_site: Vec<Uuid> = rows.iter().map(|(k, _)| k.0).collect();
+        let r_dim: Vec<&str> = rows.iter().map(|(k, _)| k.1).collect();
+        let r_date: Vec<NaiveDate> = rows.iter().map(|(k, _)| k.2).collect();
+        let r_hour: Vec<i16> = rows.iter().map(|(k, _)| k.3).collect();
+        let r_value: Vec<&str> = rows.iter().map(|(k, _)| k.4).collect();
         let mut counters: [Vec<i64>; 7] = Default::default();
-        for c in fold.rollup.values() {
+        for (_, c) in &rows {
             for (i, v) in c.iter().enumerate() {
                 counters[i].push(*v);
             }
@@ -192,7 +204,7 @@ struct SessionColumns {
 }
 
 impl SessionColumns {
-    fn push(&mut self, site: Uuid, date: NaiveDate, visitor: &str, seq: u32, s: &tally_domain::sessions::Session) {
+    fn push(&mut self, site: Uuid, date: NaiveDate, visitor: &str, seq: u32, s: &Session) {
         self.site.push(site);
         self.date.push(date);
         self.visitor.push(visitor.to_owned());
