@@ -141,7 +141,7 @@ pub async fn run(args: GrowthArgs) -> anyhow::Result<()> {
         ));
         let seeded = seed::profiles_from(&mut write_db, seeded_profiles + 1, profiles, plan.updates).await?;
         seeded_profiles += profiles;
-        cluster::analyze(&write_db).await?;
+        cluster::vacuum_analyze(&write_db).await?;
         let events = event_head(&write_db).await?;
         progress.note(format!(
             "seeded {} events in {:.1} s; projecting {events} with `projector rebuild`",
@@ -149,7 +149,7 @@ pub async fn run(args: GrowthArgs) -> anyhow::Result<()> {
         ));
         let rebuilt = processes::rebuild(&bins.projector, read_url, write_url, None, REBUILD_LIMIT).await?;
         anyhow::ensure!(rebuilt.events == events, "the rebuild replayed {} of {events} events", rebuilt.events);
-        cluster::analyze(&read_db).await?;
+        cluster::vacuum_analyze(&read_db).await?;
         progress.step_done();
 
         // Started after the first rebuild (it needs a version to serve), then kept: later
