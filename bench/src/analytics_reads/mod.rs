@@ -26,7 +26,8 @@ use clap::Args;
 use crate::cli::Common;
 use crate::progress::{Live, Progress};
 use crate::reads::{READ_DB, WRITE_DB};
-use crate::{binaries, cluster, processes, seed};
+use crate::stack::Databases;
+use crate::{binaries, cluster, processes};
 use answer::{Range, Side};
 use dataset::{Generator, Shape};
 use report::{AnalyticsReadsReport, Preparation, Repetitions};
@@ -107,13 +108,7 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
     let generator = Generator::new(plan.shape);
     let range = Range { first: generator.date(0), last: generator.date(DAYS - 1) };
 
-    let pg = cluster::start(Vec::new()).await?;
-    let admin = cluster::connect(&pg, "postgres").await?;
-    let settings = cluster::settings(&admin).await?;
-    pg.create_database(WRITE_DB).await?;
-    pg.create_database(READ_DB).await?;
-    let (write_url, read_url) = (pg.url(WRITE_DB), pg.url(READ_DB));
-    seed::migrate(&write_url).await?;
+    let Databases { pg, admin: _admin, settings, write_url, read_url } = Databases::start().await?;
     let mut write_db = cluster::connect(&pg, WRITE_DB).await?;
     let mut read_db = cluster::connect(&pg, READ_DB).await?;
     read_db.batch_execute(raw::DDL).await?;

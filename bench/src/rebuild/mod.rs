@@ -23,6 +23,7 @@ use crate::processes;
 use crate::progress::{Live, Progress};
 use crate::reads::{READ_DB, WRITE_DB};
 use crate::seed;
+use crate::stack::Databases;
 use crate::window::Window;
 pub use report::RebuildReport;
 
@@ -85,13 +86,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let progress = Progress::new(3);
 
     progress.note(format!("seeding {} profiles x {} events into the event store", plan.profiles, plan.updates + 1));
-    let pg = cluster::start(Vec::new()).await?;
-    let admin = cluster::connect(&pg, "postgres").await?;
-    let settings = cluster::settings(&admin).await?;
-    pg.create_database(WRITE_DB).await?;
-    pg.create_database(READ_DB).await?;
-    let (write_url, read_url) = (pg.url(WRITE_DB), pg.url(READ_DB));
-    seed::migrate(&write_url).await?;
+    let Databases { pg, admin: _admin, settings, write_url, read_url } = Databases::start().await?;
     let mut write_db = cluster::connect(&pg, WRITE_DB).await?;
     let seeded = seed::profiles(&mut write_db, plan.profiles, plan.updates).await?;
     cluster::analyze(&write_db).await?;
