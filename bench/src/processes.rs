@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn reads_the_projectors_report_line() {
-        let out = "rebuilt profiles v2 -> v3: 12000 events in 0.5s (24000 events/s), 0 dead-lettered\n\
+        let out = "rebuilt profiles v2 -> v3: 12000 events in 0.5s (24000 events/s), 0 dead-lettered, written in 1 round(s)\n\
                    verified against the event store:\n";
         assert_eq!(parse_rebuilt(out), Some((12000, 0.5, 24000.0)));
         assert_eq!(parse_rebuilt("nothing"), None);

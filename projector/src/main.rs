@@ -63,6 +63,11 @@ enum Rebuild {
         /// Drop the previous version's tables after the switch.
         #[arg(long)]
         drop_old: bool,
+        /// Memory for rows (MiB): a read model that fits is written once, at the end; a
+        /// larger one is written and re-read in rounds. Keep it under the pod's memory limit.
+        #[arg(long, default_value_t = (tally_projector::rebuild::DEFAULT_MEMORY_BUDGET >> 20) as u32,
+              value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+        memory_mb: u32,
         /// No progress bar (logs only).
         #[arg(long)]
         quiet: bool,
@@ -76,6 +81,11 @@ enum Rebuild {
         /// Drop the previous version's tables after the switch.
         #[arg(long)]
         drop_old: bool,
+        /// Memory for rows (MiB): a read model that fits is written once, at the end; a
+        /// larger one is written and re-read in rounds. Keep it under the pod's memory limit.
+        #[arg(long, default_value_t = (tally_projector::rebuild::DEFAULT_MEMORY_BUDGET >> 20) as u32,
+              value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+        memory_mb: u32,
         /// No progress bar (logs only).
         #[arg(long)]
         quiet: bool,
@@ -126,17 +136,27 @@ async fn run() -> anyhow::Result<ExitCode> {
             let outcomes = retry::retry_with_rules(&pool, which, settings.analytics.rules()).await?;
             return Ok(report_retries(&outcomes));
         }
-        Command::Rebuild(Rebuild::Profiles { page, drop_old, quiet }) => {
+        Command::Rebuild(Rebuild::Profiles { page, drop_old, memory_mb, quiet }) => {
             let shutdown = CancellationToken::new();
             tally_platform::shutdown::cancel_on_signal(shutdown.clone());
-            let options = tally_projector::rebuild::Options { page: page as usize, drop_old, progress: !quiet };
+            let options = tally_projector::rebuild::Options {
+                page: page as usize,
+                memory_budget: memory_mb as usize * 1024 * 1024,
+                drop_old,
+                progress: !quiet,
+            };
             let report = tally_projector::rebuild::profiles(&settings, options, shutdown).await?;
             println!("{report}");
         }
-        Command::Rebuild(Rebuild::Analytics { page, drop_old, quiet }) => {
+        Command::Rebuild(Rebuild::Analytics { page, drop_old, memory_mb, quiet }) => {
             let shutdown = CancellationToken::new();
             tally_platform::shutdown::cancel_on_signal(shutdown.clone());
-            let options = tally_projector::rebuild::Options { page: page as usize, drop_old, progress: !quiet };
+            let options = tally_projector::rebuild::Options {
+                page: page as usize,
+                memory_budget: memory_mb as usize * 1024 * 1024,
+                drop_old,
+                progress: !quiet,
+            };
             let report = tally_projector::analytics::rebuild::analytics(&settings, options, shutdown).await?;
             println!("{report}");
         }

@@ -44,3 +44,27 @@ pub enum Slot<R> {
     /// Deleted by the event at this position (a tombstone row).
     Gone(i64),
 }
+
+/// Bookkeeping bytes per `BTreeMap` entry beyond its key and value (node
+/// headers, spare slots): an estimate, good enough for a memory budget.
+const BTREE_ENTRY_OVERHEAD: usize = 32;
+
+impl ProfileRow {
+    /// About how many heap bytes this row holds beyond `size_of::<Self>()`.
+    pub fn heap_bytes(&self) -> usize {
+        let strings = [&self.handle, &self.display_name, &self.email, &self.bio, &self.avatar_url];
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|(k, v)| k.capacity() + v.capacity() + 2 * size_of::<String>() + BTREE_ENTRY_OVERHEAD)
+            .sum();
+        strings.iter().map(|s| s.capacity()).sum::<usize>() + attributes
+    }
+}
+
+impl SiteRow {
+    /// About how many heap bytes this row holds beyond `size_of::<Self>()`.
+    pub fn heap_bytes(&self) -> usize {
+        self.domain.capacity() + self.name.capacity() + self.time_zone.capacity()
+    }
+}

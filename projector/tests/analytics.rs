@@ -125,7 +125,7 @@ async fn partitions_applied_concurrently_equal_a_rebuild() {
     let live = snapshot(&h, 1).await;
     assert!(live[2].len() > 100, "the log has {} events", live[2].len());
 
-    let options = tally_projector::rebuild::Options { page: 50, drop_old: false, progress: false };
+    let options = tally_projector::rebuild::Options { page: 50, ..Default::default() };
     let report =
         tally_projector::analytics::rebuild::analytics(&h.settings(), options, Default::default()).await.unwrap();
     assert_eq!(report.new_version, 2);

@@ -44,7 +44,7 @@ async fn a_killed_projector_resumes_exactly_where_its_last_commit_left_off() {
 
     let live_profiles = h.snapshot("profile_view_v1").await;
     let live_sites = h.snapshot("site_view_v1").await;
-    let options = tally_projector::rebuild::Options { page: 100, drop_old: false, progress: false };
+    let options = tally_projector::rebuild::Options { page: 100, ..Default::default() };
     tally_projector::rebuild::profiles(&h.settings(), options, Default::default()).await.unwrap();
     assert_eq!(h.snapshot("profile_view_v2").await, live_profiles);
     assert_eq!(h.snapshot("site_view_v2").await, live_sites);

@@ -51,7 +51,7 @@ async fn partitions_applied_concurrently_converge_to_the_rebuilt_state() {
 
     let live_profiles = h.snapshot("profile_view_v1").await;
     let live_sites = h.snapshot("site_view_v1").await;
-    let options = tally_projector::rebuild::Options { page: 1000, drop_old: false, progress: false };
+    let options = tally_projector::rebuild::Options { page: 1000, ..Default::default() };
     tally_projector::rebuild::profiles(&h.settings(), options, Default::default()).await.unwrap();
     assert_eq!(h.snapshot("site_view_v2").await, live_sites);
     assert_eq!(h.snapshot("profile_view_v2").await, live_profiles, "every owner's sites array is complete");

@@ -101,7 +101,7 @@ async fn the_projector_consumes_the_relayed_topics_with_offsets_in_the_read_db()
     // Out-of-order partitions and all, the result equals a rebuild from the store.
     let live_profiles = h.snapshot("profile_view_v1").await;
     let live_sites = h.snapshot("site_view_v1").await;
-    let options = tally_projector::rebuild::Options { page: 500, drop_old: false, progress: false };
+    let options = tally_projector::rebuild::Options { page: 500, ..Default::default() };
     tally_projector::rebuild::profiles(&h.settings(), options, Default::default()).await.unwrap();
     let mut rebuilt = h.snapshot("profile_view_v2").await;
     rebuilt.retain(|row| !row.contains(&after.to_string()));

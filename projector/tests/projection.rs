@@ -125,7 +125,7 @@ async fn a_restart_resumes_from_the_committed_offset_and_applies_nothing_twice()
     // The live tables equal a fresh rebuild from the event store.
     let live_profiles = h.snapshot("profile_view_v1").await;
     let live_sites = h.snapshot("site_view_v1").await;
-    let options = tally_projector::rebuild::Options { page: 37, drop_old: false, progress: false };
+    let options = tally_projector::rebuild::Options { page: 37, ..Default::default() };
     tally_projector::rebuild::profiles(&h.settings(), options, Default::default()).await.unwrap();
     let mut rebuilt = h.snapshot("profile_view_v2").await;
     rebuilt.retain(|row| !row.contains(&marker.to_string()));

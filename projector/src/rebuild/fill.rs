@@ -1,11 +1,16 @@
-//! Filling a new version: pages are folded in memory and the changed rows written in bulk
-//! once they reach [`FLUSH_PAGES`] pages' worth.
+//! Filling a new version: pages are folded in memory and the rows written in bulk when the
+//! rows held reach the rebuild's memory budget ([`Options::memory_budget`]), and at the end.
 //!
 //! Nobody else writes the new tables until the switch, so the rows in memory are the truth
 //! about them: a page needs no `SELECT` of the rows it touches, and a profile updated on many
 //! pages is written once per flush instead of once per page (at 10 events per profile, spread
-//! over the store as in service, that is most of the work the per-page path did). The fold
-//! is the live projector's own ([`Fold::apply`]), so the rules cannot differ.
+//! over the store as in service, that is most of the work the per-page path did). When the
+//! whole read model fits the budget, every row is written exactly once. Past it, a flush
+//! writes the rows and forgets them; a later event for a forgotten id reads its row back,
+//! and the next flush replaces it (`DELETE` + `COPY`). The fold is the live projector's own
+//! ([`Fold::apply`]), so the rules cannot differ.
+//!
+//! [`Options::memory_budget`]: crate::rebuild::Options::memory_budget
 //!
 //! A flush the read DB refuses (bad data, e.g. a NUL byte Postgres will not store) cannot say
 //! which event was at fault; the flush is rolled back and its events are replayed through the
@@ -24,21 +29,44 @@ use crate::{
     fold::{Fold, Verdict},
     project::Sharing,
     rebuild::{
+        Options,
         bulk::{Bulk, Changes},
         replay::{self, CONSUMER, Prepared},
     },
-    rows::Slot,
+    rows::{ProfileRow, Slot},
     store::Statements,
 };
 
-/// A flush happens when the rows changed since the last one reach this many pages' worth
-/// (320,000 rows at the default page of 5,000 events): it bounds a flush's transaction and
-/// memory, and a small `--page` still shows rows early. Counting rows rather than pages lets
-/// a store of many events over fewer rows coalesce them all.
-pub const FLUSH_PAGES: usize = 64;
-/// Rows kept in memory after a flush (a few hundred bytes each); beyond it they are dropped
-/// and read back from the tables when an event touches them again.
-const CACHE_ROWS: usize = 1_000_000;
+/// What a row costs in memory before its strings: the map entry (id and slot, at the hash
+/// map's load factor) and its place in a dirty set.
+const ROW_OVERHEAD: usize = (size_of::<Uuid>() + size_of::<Slot<ProfileRow>>()) * 8 / 7 + 2 * size_of::<Uuid>();
+
+/// The memory the rows held are estimated to take. Measuring every row after every page
+/// would cost as much as folding it, so the average row is measured again only when the
+/// number of rows has doubled since the last measure (amortised: each row is measured about
+/// twice over a rebuild), and the estimate is the row count times that average.
+#[derive(Debug, Default)]
+struct Footprint {
+    row_bytes: usize,
+    measured_at: usize,
+}
+
+impl Footprint {
+    fn estimate(&mut self, rows: &Fold) -> usize {
+        let n = rows.profiles.len() + rows.sites.len();
+        if n > 0 && (self.row_bytes == 0 || n >= 2 * self.measured_at) {
+            let heap: usize = rows
+                .profiles
+                .values()
+                .map(|s| if let Slot::Live(r) = s { r.heap_bytes() } else { 0 })
+                .chain(rows.sites.values().map(|s| if let Slot::Live(r) = s { r.heap_bytes() } else { 0 }))
+                .sum();
+            self.row_bytes = ROW_OVERHEAD + heap / n;
+            self.measured_at = n;
+        }
+        n * self.row_bytes
+    }
+}
 
 pub struct Filler<'a> {
     read: &'a Pool,
@@ -48,6 +76,8 @@ pub struct Filler<'a> {
     indexes_ddl: String,
     indexed: bool,
     page: usize,
+    memory_budget: usize,
+    footprint: Footprint,
     rows: Fold,
     written_profiles: HashSet<Uuid>,
     written_sites: HashSet<Uuid>,
@@ -58,10 +88,18 @@ pub struct Filler<'a> {
     /// The last position folded (0 before the first page).
     pub through: u64,
     pub dead_lettered: u64,
+    /// Bulk writes so far.
+    pub rounds: u64,
 }
 
 impl<'a> Filler<'a> {
-    pub fn new(read: &'a Pool, store: &'a Pool, statements: &'a Statements, indexes_ddl: String, page: usize) -> Self {
+    pub fn new(
+        read: &'a Pool,
+        store: &'a Pool,
+        statements: &'a Statements,
+        indexes_ddl: String,
+        options: &Options,
+    ) -> Self {
         Filler {
             read,
             store,
@@ -69,7 +107,9 @@ impl<'a> Filler<'a> {
             bulk: Bulk::new(&statements.tables),
             indexes_ddl,
             indexed: false,
-            page,
+            page: options.page,
+            memory_budget: options.memory_budget,
+            footprint: Footprint::default(),
             rows: Fold::default(),
             written_profiles: HashSet::new(),
             written_sites: HashSet::new(),
@@ -78,11 +118,12 @@ impl<'a> Filler<'a> {
             flushed_through: 0,
             through: 0,
             dead_lettered: 0,
+            rounds: 0,
         }
     }
 
-    /// Folds one page; writes when enough rows have changed. Returns the number of events
-    /// the page held.
+    /// Folds one page; writes and forgets the rows when they outgrow the memory budget.
+    /// Returns the number of events the page held.
     pub async fn absorb(&mut self, page: Prepared) -> Result<u64, ProjectorError> {
         let Prepared { messages, events, letters, through } = page;
         if self.evicted {
@@ -95,9 +136,10 @@ impl<'a> Filler<'a> {
             }
         }
         self.through = self.through.max(through);
-        let changed = self.rows.dirty_profiles.len() + self.rows.dirty_sites.len() + self.letters.len();
-        if changed >= FLUSH_PAGES * self.page {
+        let letters: usize = self.letters.iter().map(|l| l.raw.len() + l.reason.len()).sum();
+        if self.footprint.estimate(&self.rows) + letters >= self.memory_budget {
             self.flush().await?;
+            self.forget();
         }
         Ok(messages.len() as u64)
     }
@@ -216,13 +258,11 @@ impl<'a> Filler<'a> {
         match written {
             Ok(n) => {
                 self.dead_lettered += n;
+                self.rounds += 1;
                 self.written_profiles.extend(std::mem::take(&mut self.rows.dirty_profiles));
                 self.written_sites.extend(std::mem::take(&mut self.rows.dirty_sites));
                 self.rows.refresh_owners.clear();
                 self.letters.clear();
-                if self.rows.profiles.len() + self.rows.sites.len() > CACHE_ROWS {
-                    self.forget();
-                }
             }
             Err(e) if is_transient(&e) => return Err(e.into()),
             Err(e) => {

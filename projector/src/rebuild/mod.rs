@@ -37,8 +37,21 @@ pub(crate) const REBUILD_LOCK: i64 = 0x7A11_0002;
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub page: usize,
+    /// About how many bytes of rows a rebuild may hold in memory before it writes them out
+    /// and forgets them (see `fill`). A read model that fits is written once, at the end.
+    pub memory_budget: usize,
     pub drop_old: bool,
     pub progress: bool,
+}
+
+/// The default [`Options::memory_budget`]: 512 MiB holds about a million profiles, and stays
+/// well under the projector pod's limit in `deploy/k8s` (a rebuild runs in that pod).
+pub const DEFAULT_MEMORY_BUDGET: usize = 512 * 1024 * 1024;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { page: 5000, memory_budget: DEFAULT_MEMORY_BUDGET, drop_old: false, progress: false }
+    }
 }
 
 /// What a finished rebuild reports.
@@ -48,6 +61,8 @@ pub struct Report {
     pub new_version: i32,
     pub events: u64,
     pub dead_lettered: u64,
+    /// Bulk writes it took: 1 when the read model fit the memory budget.
+    pub rounds: u64,
     pub seconds: f64,
     pub switched: switch::Switched,
     pub old_dropped: bool,
@@ -59,8 +74,9 @@ impl fmt::Display for Report {
         let rate = if self.seconds > 0.0 { self.events as f64 / self.seconds } else { 0.0 };
         writeln!(
             f,
-            "rebuilt profiles v{} -> v{}: {} events in {:.1}s ({:.0} events/s), {} dead-lettered",
-            self.old_version, self.new_version, self.events, self.seconds, rate, self.dead_lettered
+            "rebuilt profiles v{} -> v{}: {} events in {:.1}s ({:.0} events/s), {} dead-lettered, \
+             written in {} round(s)",
+            self.old_version, self.new_version, self.events, self.seconds, rate, self.dead_lettered, self.rounds
         )?;
         writeln!(f, "verified against the event store:")?;
         for (name, value) in &self.figures {
@@ -147,7 +163,7 @@ async fn run(
     tracing::info!(old_version, new_version = new.version, "rebuilding profiles");
 
     let outcome = fill_verify_switch(read, store, old_version, &new, options, shutdown).await;
-    let (events, dead_lettered, figures, switched) = match outcome {
+    let (events, dead_lettered, rounds, figures, switched) = match outcome {
         Ok(done) => done,
         Err(e) => {
             // Whatever failed (Ctrl-C, verification, an error), the new
@@ -176,6 +192,7 @@ async fn run(
         new_version: new.version,
         events,
         dead_lettered,
+        rounds,
         seconds: started.elapsed().as_secs_f64(),
         switched,
         old_dropped,
@@ -183,7 +200,7 @@ async fn run(
     })
 }
 
-type Filled = (u64, u64, Vec<(&'static str, i128)>, switch::Switched);
+type Filled = (u64, u64, u64, Vec<(&'static str, i128)>, switch::Switched);
 
 async fn fill_verify_switch(
     read: &Pool,
@@ -210,7 +227,7 @@ async fn fill_verify_switch(
 
     let (mut pages, reader_task) =
         replay::spawn_reader(store.clone(), 0, head, options.page, Some(verify::Model::default()));
-    let mut filler = fill::Filler::new(read, store, &statements, new.rebuild_ddl().1, options.page);
+    let mut filler = fill::Filler::new(read, store, &statements, new.rebuild_ddl().1, &options);
     let mut events = 0u64;
     loop {
         let page = tokio::select! {
@@ -228,7 +245,7 @@ async fn fill_verify_switch(
         return Err(interrupted());
     }
     filler.finish().await?;
-    let (dead_lettered, through) = (filler.dead_lettered, filler.through);
+    let (dead_lettered, rounds, through) = (filler.dead_lettered, filler.rounds, filler.through);
     tracing::info!(events, through, "replay finished; verifying");
 
     let expected = model.figures();
@@ -263,7 +280,7 @@ async fn fill_verify_switch(
     }
     tx.commit().await?;
     tracing::info!(new_version = new.version, ?switched, "switched to the rebuilt version");
-    Ok((events, dead_lettered, expected, switched))
+    Ok((events, dead_lettered, rounds, expected, switched))
 }
 
 pub(crate) fn progress_bar(total: u64, visible: bool) -> ProgressBar {
