@@ -211,9 +211,5 @@ async fn rollup_rows(db: &tokio_postgres::Client, range: &Range) -> anyhow::Resu
             .get(0);
         anyhow::Ok(n as u64)
     };
-    Ok(report::Scanned {
-        total_rows: rows("").await?,
-        page_rows: rows("page").await?,
-        entry_page_rows: rows("entry_page").await?,
-    })
+    Ok(report::Scanned { total_rows: rows("").await?, page_rows: rows("page").await? })
 }

@@ -47,8 +47,13 @@ impl Values {
 }
 
 /// The counters of a rollup row, in the table's column order: visitors,
-/// hour_visitors, visits, bounces, duration_ms, pageviews, events.
-pub type Counters = [i64; 7];
+/// hour_visitors, visits, bounces, duration_ms, pageviews, events, entries.
+pub type Counters = [i64; 8];
+
+/// `entries` of a page row: the visits that entered on the page (a copy of
+/// the entry-page row's visits), so a page breakdown, whose bounce rate is
+/// over the visits that entered on each page, reads the page rows alone.
+const ENTRIES: usize = 7;
 
 fn slot(m: Metric) -> usize {
     match m {
@@ -109,8 +114,13 @@ impl<'a> AnalyticsFold<'a> {
         }
         let (rollup, values) = (&mut self.rollup, &mut self.values);
         let closed = day.state.step_into(rules, &e.hit, &mut |bucket, dim, value, metric, amount| {
-            let k = (e.site_id, dim, bucket.date, rollup_hour(dim, bucket.hour), values.intern(value));
+            let value = values.intern(value);
+            let k = (e.site_id, dim, bucket.date, rollup_hour(dim, bucket.hour), value);
             rollup.entry(k).or_default()[slot(metric)] += amount;
+            if dim == Dim::EntryPage && metric == Metric::Visits {
+                let page = (e.site_id, Dim::Page, bucket.date, rollup_hour(Dim::Page, bucket.hour), value);
+                rollup.entry(page).or_default()[ENTRIES] += amount;
+            }
         });
         // A closed session untouched by this batch is already stored as it is.
         if let Some(closed) = closed.filter(|_| day.dirty) {

@@ -294,7 +294,7 @@ impl Expected {
     }
 }
 
-const FIGURES: [&str; 9] = [
+const FIGURES: [&str; 10] = [
     "events rows",
     "pageview rows",
     "distinct visitor-days in events",
@@ -304,6 +304,7 @@ const FIGURES: [&str; 9] = [
     "rollup Σ visits − sessions rows",
     "rollup Σ bounces − bouncing sessions",
     "rollup Σ duration_ms − sessions Σ duration_ms",
+    "rollup Σ page entries − sessions with an entry page",
 ];
 
 /// The figures measured on the new tables by SQL.
@@ -314,13 +315,14 @@ async fn measure(
     let sql = format!(
         "WITH e AS (SELECT count(*) AS n, count(*) FILTER (WHERE name = 'pageview') AS pv, \
                       count(DISTINCT (site_id, local_date, visitor_id)) AS vd FROM {e}), \
-              s AS (SELECT count(*) AS n, count(*) FILTER (WHERE bounce) AS b, COALESCE(sum(duration_ms), 0) AS d \
-                    FROM {s}), \
+              s AS (SELECT count(*) AS n, count(*) FILTER (WHERE bounce) AS b, COALESCE(sum(duration_ms), 0) AS d, \
+                      count(entry_page) AS en FROM {s}), \
+              p AS (SELECT COALESCE(sum(entries), 0) AS en FROM {r} WHERE dim = 'page'), \
               r AS (SELECT COALESCE(sum(events), 0) AS ev, COALESCE(sum(pageviews), 0) AS pv, \
                       COALESCE(sum(visitors), 0) AS vi, COALESCE(sum(visits), 0) AS vs, \
                       COALESCE(sum(bounces), 0) AS b, COALESCE(sum(duration_ms), 0) AS d FROM {r} WHERE dim = '') \
          SELECT e.n, e.pv, e.vd, r.ev::int8, r.pv::int8, r.vi::int8, (r.vs - s.n)::int8, (r.b - s.b)::int8, \
-                (r.d - s.d)::int8 FROM e, s, r",
+                (r.d - s.d)::int8, (p.en - s.en)::int8 FROM e, s, r, p",
         e = t.events,
         s = t.sessions,
         r = t.rollup
@@ -337,6 +339,7 @@ fn compare(expected: &Expected, measured: &[(&'static str, i64)]) -> Vec<String>
         expected.events,
         expected.pageviews,
         expected.visitor_days.len() as i64,
+        0,
         0,
         0,
         0,

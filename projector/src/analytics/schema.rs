@@ -5,6 +5,7 @@
 pub const ANALYTICS: &str = "analytics";
 
 const TEMPLATE: &str = include_str!("../../sql/analytics.sql");
+const ENTRIES: &str = include_str!("../../sql/analytics_entries.sql");
 
 /// The tables of one version of the analytics projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,16 @@ impl AnalyticsTables {
     }
 
     pub fn create_ddl(&self) -> String {
+        format!("{}\n{}", self.v2_ddl(), self.entries_ddl())
+    }
+
+    /// The version as migration V2 created it (its text must never change).
+    fn v2_ddl(&self) -> String {
         TEMPLATE.replace("{V}", &self.version.to_string())
+    }
+
+    fn entries_ddl(&self) -> String {
+        ENTRIES.replace("{V}", &self.version.to_string())
     }
 
     /// The views the query-service reads.
@@ -51,8 +61,31 @@ pub fn initial() -> String {
     let v1 = AnalyticsTables::new(1);
     format!(
         "{}\n{}\nINSERT INTO projections (name, active_version) VALUES ('{ANALYTICS}', 1);\n",
-        v1.create_ddl(),
+        v1.v2_ddl(),
         v1.point_views_ddl()
+    )
+}
+
+/// Migration V3: `entries` on the active version's page rows, filled from its
+/// entry-page rows (the visits that started in the same day and value), and
+/// the view re-pointed so it shows the column. A projector of an older release
+/// still running during a rolling upgrade would leave `entries` out of the
+/// rows it writes; `projector rebuild analytics` re-derives them.
+pub fn entries_migration() -> String {
+    format!(
+        "DO $migration$ \
+         DECLARE v int; \
+         BEGIN \
+           SELECT active_version INTO v FROM projections WHERE name = '{ANALYTICS}'; \
+           EXECUTE replace($ddl${entries}$ddl$, '{{V}}', v::text); \
+           EXECUTE format('INSERT INTO analytics_rollup_v%1$s (site_id, dim, local_date, hour, value, entries) \
+                           SELECT site_id, ''page'', local_date, hour, value, visits FROM analytics_rollup_v%1$s \
+                           WHERE dim = ''entry_page'' AND visits <> 0 \
+                           ON CONFLICT (site_id, dim, local_date, hour, value) \
+                           DO UPDATE SET entries = EXCLUDED.entries', v); \
+           EXECUTE format('CREATE OR REPLACE VIEW analytics_rollup AS SELECT * FROM analytics_rollup_v%s', v); \
+         END $migration$;",
+        entries = ENTRIES.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ")
     )
 }
 

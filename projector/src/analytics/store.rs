@@ -16,7 +16,9 @@ use crate::analytics::{
 };
 use crate::store::run_if;
 
-const COUNTERS: [&str; 7] = ["visitors", "hour_visitors", "visits", "bounces", "duration_ms", "pageviews", "events"];
+/// The rollup's counter columns, in [`crate::analytics::fold::Counters`] order.
+pub const COUNTERS: [&str; 8] =
+    ["visitors", "hour_visitors", "visits", "bounces", "duration_ms", "pageviews", "events", "entries"];
 
 /// The SQL of one version, formatted once.
 #[derive(Debug, Clone)]
@@ -73,7 +75,7 @@ impl AnalyticsStatements {
             upsert_rollup: format!(
                 "INSERT INTO {r} (site_id, dim, local_date, hour, value, {cols}) \
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::int2[], $5::text[], $6::int8[], \
-                   $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[]) \
+                   $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[]) \
                  ON CONFLICT (site_id, dim, local_date, hour, value) DO UPDATE SET {adds}",
                 cols = COUNTERS.join(", ")
             ),
@@ -161,7 +163,7 @@ impl AnalyticsStatements {
         let r_date: Vec<NaiveDate> = rows.iter().map(|(k, _)| k.2).collect();
         let r_hour: Vec<i16> = rows.iter().map(|(k, _)| k.3).collect();
         let r_value: Vec<&str> = rows.iter().map(|(k, _)| k.4).collect();
-        let mut counters: [Vec<i64>; 7] = Default::default();
+        let mut counters: [Vec<i64>; 8] = Default::default();
         for (_, c) in &rows {
             for (i, v) in c.iter().enumerate() {
                 counters[i].push(*v);
@@ -172,9 +174,9 @@ impl AnalyticsStatements {
         let sessions_p = s.params();
         let events_p: [&(dyn ToSql + Sync); 10] =
             [&e_site, &e_date, &e_pos, &e_hour, &e_at, &e_visitor, &e_seq, &e_name, &e_path, &e_props];
-        let [c0, c1, c2, c3, c4, c5, c6] = &counters;
-        let rollup_p: [&(dyn ToSql + Sync); 12] =
-            [&r_site, &r_dim, &r_date, &r_hour, &r_value, c0, c1, c2, c3, c4, c5, c6];
+        let [c0, c1, c2, c3, c4, c5, c6, c7] = &counters;
+        let rollup_p: [&(dyn ToSql + Sync); 13] =
+            [&r_site, &r_dim, &r_date, &r_hour, &r_value, c0, c1, c2, c3, c4, c5, c6, c7];
         futures::try_join!(
             run_if(!d_site.is_empty(), tx.execute(&s_d, &days_p)),
             run_if(!s.site.is_empty(), tx.execute(&s_s, &sessions_p)),

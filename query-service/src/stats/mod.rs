@@ -74,15 +74,15 @@ fn counts(row: &tokio_postgres::Row) -> Result<(String, Counts), ReadError> {
     ))
 }
 
-/// The rollup rows that answer an unfiltered breakdown by `d` (and those
-/// holding its bounce-rate denominators); `None` where only the exact path
-/// can (entry/exit pages, whose rows lack events; custom props).
-fn rollup_rows(d: &Dimension) -> Option<(&'static str, &'static str)> {
+/// The rollup dimension whose rows answer an unfiltered breakdown by `d`;
+/// `None` where only the exact path can (entry/exit pages, whose rows lack
+/// events; custom props).
+fn rollup_rows(d: &Dimension) -> Option<&'static str> {
     match d {
-        Dimension::Page => Some(("page", "entry_page")),
-        Dimension::EventName => Some(("event_name", "event_name")),
+        Dimension::Page => Some("page"),
+        Dimension::EventName => Some("event_name"),
         Dimension::EntryPage | Dimension::ExitPage | Dimension::Prop(_) => None,
-        other => other.session_column().map(|c| (c, c)),
+        other => other.session_column(),
     }
 }
 
@@ -116,13 +116,13 @@ impl Reads {
     ) -> Result<HashMap<String, Counts>, ReadError> {
         let client = self.pool().get().await?;
         if let Grouping::Value(d) = grouping
-            && let Some((dim, bounce_dim)) = rollup_rows(d)
+            && let Some(dim) = rollup_rows(d)
             && scope.filters.is_empty()
             && scope.goal.is_none()
         {
             let stmt = client.prepare_cached(sql::ROLLUP_BREAKDOWN).await?;
             let mut out = HashMap::new();
-            for row in client.query(&stmt, &[&scope.site, &range.start, &range.end, &dim, &bounce_dim]).await? {
+            for row in client.query(&stmt, &[&scope.site, &range.start, &range.end, &dim]).await? {
                 let (k, c) = counts(&row)?;
                 out.insert(k, c);
             }
