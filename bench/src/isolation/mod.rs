@@ -8,8 +8,10 @@
 //! ([`crate::load`]); then GetProfile ([`openloop`], fixed rate) runs alone, and again next to
 //! commands offered open loop at 0.8× that maximum, so the read DB really takes the projected
 //! writes while it answers. Baseline ([`single`]): one table that the same write rate UPDATEs
-//! and INSERTs into while the same read rate SELECTs from it. Everything shares the machine's
-//! CPUs; the report shows who used them.
+//! and INSERTs into while the same read rate SELECTs from it; then, as a second reading, the
+//! baseline's own closed-loop maximum is measured and its writes offered at the same share of
+//! that (each design at 80 % of its own maximum). Everything shares the machine's CPUs; the
+//! report shows who used them.
 
 mod openloop;
 mod report;
@@ -134,7 +136,7 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
     let plan = args.plan()?;
     let bins = ReadSide::locate(&args.common.profile)?;
     let started_at = chrono::Utc::now().to_rfc3339();
-    let progress = Progress::new(7);
+    let progress = Progress::new(9);
 
     progress.note("starting Postgres, Tansu, command-service (with relay), projector and query-service");
     let dbs = Databases::start().await?;
@@ -240,7 +242,37 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
         let window = Window::after(plan.warmup, plan.duration);
         let profiles = plan.profiles;
         let writes = openloop::run(write_rate, window, MAX_IN_FLIGHT, write_pool, move |conn, k| {
-            single::write(conn, k, rand::random_range(1..=profiles))
+            single::write(conn, 0, k, rand::random_range(1..=profiles))
+        });
+        let (reads, writes, cpu) = tokio::join!(
+            baseline_reads(read_pool.clone(), plan.profiles, plan.read_rate, window),
+            writes,
+            usage::observe(window, postmaster, Vec::new())
+        );
+        Phase { reads, writes: Some(writes), cpu }
+    };
+    note(&progress, "single loaded", &single_loaded);
+    progress.step_done();
+
+    // The second reading: the baseline at the same share of its own maximum.
+    let single_max = {
+        let _phase = progress.phase("single maximum", plan.warmup + plan.max, None);
+        let writers = single::connect(pg, plan.write_clients).await?;
+        single::max_write_rate(writers, 1, plan.profiles, Window::after(plan.warmup, plan.max)).await?
+    };
+    let own_rate = single_max * plan.write_share;
+    progress.note(format!(
+        "single database: maximum {single_max:.0} commands/s closed loop at {} clients; offering {own_rate:.0}/s",
+        plan.write_clients
+    ));
+    progress.step_done();
+    let write_pool = Pool::new(single::connect(pg, plan.write_clients * 2).await?);
+    let single_own = {
+        let _phase = progress.phase("single loaded at its own share", plan.warmup + plan.duration, None);
+        let window = Window::after(plan.warmup, plan.duration);
+        let profiles = plan.profiles;
+        let writes = openloop::run(own_rate, window, MAX_IN_FLIGHT, write_pool, move |conn, k| {
+            single::write(conn, 2, k, rand::random_range(1..=profiles))
         });
         let (reads, writes, cpu) = tokio::join!(
             baseline_reads(read_pool, plan.profiles, plan.read_rate, window),
@@ -249,12 +281,13 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
         );
         Phase { reads, writes: Some(writes), cpu }
     };
-    note(&progress, "single loaded", &single_loaded);
+    note(&progress, "single own", &single_own);
     progress.step_done();
     progress.finish();
 
     let tally = Side::new("tally", tally_idle, tally_loaded);
     let single = Side::new("single database", single_idle, single_loaded);
+    let single_own = report::OwnShare::new(single_max, own_rate, &single, single_own);
     let report = IsolationReport::new(
         started_at,
         args.common.smoke,
@@ -265,6 +298,7 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
         projected_after,
         tally,
         single,
+        single_own,
         bins,
     );
     report::emit(&report, args.common.json.as_deref())

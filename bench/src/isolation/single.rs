@@ -94,10 +94,11 @@ pub async fn read(conn: Conn, n: u64) -> (Conn, Outcome) {
     (conn, result)
 }
 
-/// Command `k`: every tenth an INSERT of a new profile, else an UPDATE of profile `n`.
-pub async fn write(conn: Conn, k: u64, n: u64) -> (Conn, Outcome) {
+/// Command `k` of load run `run` (handles stay unique across runs): every tenth an INSERT of
+/// a new profile, else an UPDATE of profile `n`.
+pub async fn write(conn: Conn, run: u64, k: u64, n: u64) -> (Conn, Outcome) {
     let result = if k % 10 == 9 {
-        let handle = format!("single{k}");
+        let handle = format!("single{run}n{k}");
         conn.client.execute(&conn.insert, &[&uuid::Uuid::now_v7(), &handle]).await
     } else {
         let bio = format!("{k:010} Benchmark profile biography of ordinary length.");
@@ -109,4 +110,36 @@ pub async fn write(conn: Conn, k: u64, n: u64) -> (Conn, Outcome) {
         Err(e) => Err(failed(e)),
     };
     (conn, result)
+}
+
+/// The design's own maximum: `conns.len()` closed-loop writers (one command at a time each)
+/// for `window`; commands completed inside it per second. Fails on any error, as the open
+/// loop does.
+pub async fn max_write_rate(
+    conns: Vec<Conn>,
+    run: u64,
+    profiles: u64,
+    window: crate::window::Window,
+) -> anyhow::Result<f64> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, mut conn) in conns.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let (mut done, mut k) = (0u64, i as u64 * 1_000_000_000);
+            while std::time::Instant::now() < window.end {
+                let (back, result) = write(conn, run, k, rand::random_range(1..=profiles)).await;
+                conn = back;
+                result.map_err(|(kind, detail)| anyhow::anyhow!("{kind}: {detail}"))?;
+                if window.contains(std::time::Instant::now()) {
+                    done += 1;
+                }
+                k += 1;
+            }
+            anyhow::Ok((done, conn))
+        });
+    }
+    let mut done = 0;
+    while let Some(joined) = tasks.join_next().await {
+        done += joined.context("a closed-loop writer panicked")??.0;
+    }
+    Ok(done as f64 / (window.end - window.start).as_secs_f64())
 }
