@@ -43,4 +43,9 @@ fn analytics_reads_compares_tally_with_both_baselines_on_the_same_answer() {
     assert_eq!(report["tally_requests"].as_u64(), Some(asked), "Tally answered every request");
     assert_eq!(report["goals"].as_array().map(Vec::len), Some(3), "{report}");
     assert!(stdout.contains("p50 vs tally") && stdout.contains("same answer on every side"), "{stdout}");
+
+    // The plan of the page breakdown, as a profile for the docs: it read the page rows counted.
+    let plan = report["breakdown_plan"].as_str().expect("the breakdown's plan");
+    assert!(plan.contains("Execution Time") && plan.contains("analytics_rollup"), "{plan}");
+    assert!(report["scanned"]["page_rows"].as_u64() > Some(0), "{report}");
 }

@@ -12,6 +12,7 @@ mod answer;
 mod dataset;
 mod dims;
 mod duck;
+mod explain;
 mod project;
 mod raw;
 mod report;
@@ -151,6 +152,7 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
     query.ensure_running()?;
     query.stop().await?;
     let scanned = rollup_rows(&read_db, &range).await?;
+    let breakdown_plan = explain::breakdown(&read_db, &range).await?;
     progress.step_done();
 
     progress.note("baseline (a): the naive GROUP BY over the raw table");
@@ -191,6 +193,7 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
         },
         tally_requests,
         scanned,
+        breakdown_plan,
         sides,
         ratios,
         goals,

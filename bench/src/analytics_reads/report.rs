@@ -58,6 +58,8 @@ pub struct AnalyticsReadsReport {
     /// Requests the query-service answered (warm-up included); every one a 200.
     pub tally_requests: u64,
     pub scanned: Scanned,
+    /// `EXPLAIN (ANALYZE, BUFFERS)` of the page breakdown's statement on the read DB.
+    pub breakdown_plan: String,
     /// Tally first, then the naive Postgres query, then DuckDB; all gave the same answer.
     pub sides: Vec<Side>,
     /// Baseline p50 / Tally p50, per baseline and query.
@@ -153,6 +155,10 @@ pub fn render(r: &AnalyticsReadsReport) -> String {
         "Tally read {} rollup rows per aggregate, {} page rows per breakdown",
         r.scanned.total_rows, r.scanned.page_rows
     );
+    let _ = writeln!(s, "The page breakdown's plan (EXPLAIN ANALYZE on the read DB, after warm executions):");
+    for line in r.breakdown_plan.lines() {
+        let _ = writeln!(s, "  {line}");
+    }
     render_goals(&mut s, &r.goals);
     s
 }

@@ -13,6 +13,9 @@ mod period;
 pub mod realtime;
 mod sql;
 
+/// The unfiltered breakdown's statement (`tally-bench analytics-reads` shows its plan).
+pub use sql::ROLLUP_BREAKDOWN;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -1,0 +1,26 @@
+//! The plan behind the page breakdown's latency: `EXPLAIN (ANALYZE, BUFFERS)` of the
+//! query-service's own statement, on the read DB, for the big site's range — the profile
+//! `docs/benchmarks.md` quotes when the goal is missed.
+
+use tokio_postgres::Client;
+
+use super::{Range, store};
+
+/// Executions before the one explained: Postgres switches a prepared statement to its
+/// generic plan after five, as it does for the query-service's pooled connections.
+const WARM_EXECUTIONS: usize = 6;
+
+pub async fn breakdown(db: &Client, range: &Range) -> anyhow::Result<String> {
+    db.batch_execute(&format!(
+        "PREPARE tally_breakdown(uuid, date, date, text) AS {}",
+        tally_query_service::stats::ROLLUP_BREAKDOWN
+    ))
+    .await?;
+    let args = format!("'{}', '{}', '{}', 'page'", store::site_id(0), range.first, range.last);
+    for _ in 0..WARM_EXECUTIONS {
+        db.batch_execute(&format!("EXECUTE tally_breakdown({args})")).await?;
+    }
+    let rows = db.query(&format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE tally_breakdown({args})"), &[]).await?;
+    db.batch_execute("DEALLOCATE tally_breakdown").await?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
+}
