@@ -136,6 +136,23 @@ async fn partitions_applied_concurrently_equal_a_rebuild() {
     let visits: i64 = h.query_one("SELECT sum(visits)::int8 FROM analytics_rollup WHERE dim = ''").await;
     let sessions: i64 = h.query_one("SELECT count(*) FROM analytics_sessions").await;
     assert_eq!(visits, sessions);
+    // Entry and exit pages are answered from the sessions, so they have no rollup rows; the
+    // page rows carry the visits that entered on them.
+    let stored: i64 =
+        h.query_one("SELECT count(*) FROM analytics_rollup WHERE dim IN ('entry_page', 'exit_page')").await;
+    assert_eq!(stored, 0);
+    let entries: Vec<String> = rows(
+        &h,
+        "SELECT value || '=' || sum(entries) FROM analytics_rollup WHERE dim = 'page' GROUP BY value ORDER BY 1",
+    )
+    .await;
+    let entered: Vec<String> = rows(
+        &h,
+        "SELECT entry_page || '=' || count(*) FROM analytics_sessions WHERE entry_page IS NOT NULL \
+         GROUP BY entry_page ORDER BY 1",
+    )
+    .await;
+    assert_eq!(entries, entered);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,13 +114,17 @@ impl<'a> AnalyticsFold<'a> {
         }
         let (rollup, values) = (&mut self.rollup, &mut self.values);
         let closed = day.state.step_into(rules, &e.hit, &mut |bucket, dim, value, metric, amount| {
-            let value = values.intern(value);
-            let k = (e.site_id, dim, bucket.date, rollup_hour(dim, bucket.hour), value);
-            rollup.entry(k).or_default()[slot(metric)] += amount;
-            if dim == Dim::EntryPage && metric == Metric::Visits {
-                let page = (e.site_id, Dim::Page, bucket.date, rollup_hour(Dim::Page, bucket.hour), value);
-                rollup.entry(page).or_default()[ENTRIES] += amount;
-            }
+            let (dim, slot) = match (dim, metric) {
+                // Entry- and exit-page breakdowns are answered from the sessions (their rows
+                // would lack events), so their rows are not stored (an exit page moves with
+                // every pageview: two rows written per pageview for nobody). Only the entry
+                // visits are kept, on the page row.
+                (Dim::EntryPage, Metric::Visits) => (Dim::Page, ENTRIES),
+                (Dim::EntryPage | Dim::ExitPage, _) => return,
+                (dim, metric) => (dim, slot(metric)),
+            };
+            let k = (e.site_id, dim, bucket.date, rollup_hour(dim, bucket.hour), values.intern(value));
+            rollup.entry(k).or_default()[slot] += amount;
         });
         // A closed session untouched by this batch is already stored as it is.
         if let Some(closed) = closed.filter(|_| day.dirty) {
