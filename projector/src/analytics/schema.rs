@@ -31,6 +31,32 @@ impl AnalyticsTables {
         TEMPLATE.replace("{V}", &self.version.to_string())
     }
 
+    /// The rebuild's split of [`Self::create_ddl`], as for profiles (`VersionTables::rebuild_ddl`):
+    /// the tables `UNLOGGED` while they fill (primary keys inline: the fill looks rows up and
+    /// merges by them), and the secondary indexes, built once the rows are in.
+    pub fn rebuild_ddl(&self) -> (String, String) {
+        let (mut tables, mut indexes) = (String::new(), String::new());
+        for line in self.create_ddl().lines() {
+            if line.starts_with("CREATE INDEX ") {
+                indexes.push_str(line);
+                indexes.push('\n');
+            } else {
+                tables.push_str(&line.replace("CREATE TABLE ", "CREATE UNLOGGED TABLE "));
+                tables.push('\n');
+            }
+        }
+        (tables, indexes)
+    }
+
+    /// Makes the tables of [`Self::rebuild_ddl`] crash-safe (and replicated) again.
+    pub fn set_logged_ddl(&self) -> String {
+        [&self.rollup, &self.visitor_days, &self.sessions, &self.events]
+            .iter()
+            .map(|t| format!("ALTER TABLE {t} SET LOGGED;"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The views the query-service reads.
     pub fn point_views_ddl(&self) -> String {
         format!(
@@ -67,5 +93,24 @@ mod tests {
         for t in ["analytics_rollup_v4", "analytics_visitor_days_v4", "analytics_sessions_v4", "analytics_events_v4"] {
             assert!(ddl.contains(&format!("CREATE TABLE {t} (")), "{t}");
         }
+    }
+
+    #[test]
+    fn the_rebuild_split_keeps_every_statement_of_the_template() {
+        let v = AnalyticsTables::new(4);
+        let (tables, indexes) = v.rebuild_ddl();
+        let statements = |sql: &str| sql.matches(';').count();
+        assert_eq!(statements(&tables) + statements(&indexes), statements(&v.create_ddl()));
+        assert_eq!(tables.matches("CREATE UNLOGGED TABLE ").count(), 4);
+        assert_eq!(tables.matches("CREATE UNLOGGED TABLE ").count(), v.create_ddl().matches("CREATE TABLE ").count());
+        assert!(indexes.matches("CREATE INDEX ").count() >= 1, "{indexes}");
+        assert!(!tables.contains("CREATE INDEX") && !indexes.contains("TABLE"));
+        // One-line index statements, and nothing lost or added in the split.
+        assert!(indexes.lines().all(|l| l.ends_with(';')), "{indexes}");
+        assert_eq!(
+            tables.replace("CREATE UNLOGGED TABLE ", "CREATE TABLE ").len() + indexes.len(),
+            v.create_ddl().len()
+        );
+        assert_eq!(v.set_logged_ddl().matches("SET LOGGED").count(), 4);
     }
 }

@@ -1,0 +1,213 @@
+//! Filling a new analytics version in bulk (docs/read-side.md, "Rebuild").
+//!
+//! Nobody else writes the new tables until the switch, so the fold in memory is the truth
+//! about them: the visitor-day states stay in memory across pages (no `SELECT` per page), the
+//! rollup deltas are summed in memory across pages, and rows are written by binary `COPY`
+//! ([`super::bulk`]) as soon as they are final — an event's row at once, a session's when a
+//! later event of its visitor-day closes it — and the rest at the end. The fold is the live
+//! projector's own ([`AnalyticsFold::apply`]), so the rules cannot differ.
+//!
+//! Memory is bounded: past [`DAY_PAGES`] pages' worth of visitor-days, the half touched
+//! longest ago is written out (state and current session) and taken back out of the tables if
+//! one of its visitor-days gets another event (a backfill can bring an old date late); past
+//! [`ROLLUP_PAGES`] pages' worth of rollup keys, the sums are added to the table.
+//!
+//! A write the read DB refuses (bad data, e.g. a NUL byte Postgres will not store) cannot say
+//! which event was at fault, and the tables then hold no consistent prefix of the log to
+//! continue from: the caller drops the version and replays the whole log through the live
+//! path, which dead-letters exactly the culprits ([`Refused`]).
+
+use std::mem::take;
+
+use deadpool_postgres::Pool;
+use tally_domain::sessions::Rules;
+
+use crate::{
+    ProjectorError,
+    analytics::{
+        bulk::Bulk,
+        fold::{AnalyticsFold, Day, DayKey, RollupKey},
+        pages::{Page, positions},
+    },
+    dead_letters::{self, NewDeadLetter},
+    error::is_transient,
+    fold::Verdict,
+    rebuild::replay::CONSUMER,
+};
+
+/// Visitor-days kept in memory, in pages' worth of events (500,000 at the default page of
+/// 5,000; a visitor-day's state is a few hundred bytes).
+pub const DAY_PAGES: usize = 100;
+/// Rollup keys summed in memory before they are added to the table, in pages' worth of events
+/// (1,000,000 at the default page; about 100 bytes each).
+pub const ROLLUP_PAGES: usize = 200;
+
+/// Why the bulk fill stopped.
+#[derive(Debug)]
+pub enum Failure {
+    /// The read DB refused a write for a reason that is not transient: the data. With the
+    /// dead letters the fill had written before (the live replay skips known ones).
+    Refused(tokio_postgres::Error, u64),
+    Failed(ProjectorError),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if is_transient(&e) { Failure::Failed(e.into()) } else { Failure::Refused(e, 0) }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Failure {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Failure::Failed(e.into())
+    }
+}
+
+pub struct Filler<'a> {
+    read: &'a Pool,
+    rules: &'a Rules,
+    bulk: Bulk,
+    page: usize,
+    /// What is carried from page to page: visitor-days, rollup sums and their values (each
+    /// page's fold borrows that page's events for its rows).
+    fold: AnalyticsFold<'static>,
+    /// Visitor-days were written out: one missing from memory may be in the tables.
+    evicted: bool,
+    /// The rollup table has rows already: later sums are added to them.
+    rollup_written: bool,
+    pub dead_lettered: u64,
+    /// The positions of every event dead-lettered (for the verifier to leave out).
+    pub letters: Vec<i64>,
+}
+
+impl<'a> Filler<'a> {
+    pub fn new(read: &'a Pool, rules: &'a Rules, bulk: Bulk, page: usize) -> Self {
+        Filler {
+            read,
+            rules,
+            bulk,
+            page: page.max(1),
+            fold: AnalyticsFold::default(),
+            evicted: false,
+            rollup_written: false,
+            dead_lettered: 0,
+            letters: Vec::new(),
+        }
+    }
+
+    /// Folds one page and writes what became final, in one transaction. Returns the number of
+    /// events the page held.
+    pub async fn absorb(&mut self, page: Page) -> Result<u64, Failure> {
+        let absorbed = self.absorb_page(page).await;
+        absorbed.map_err(|e| self.counted(e))
+    }
+
+    /// See [`Self::absorb`].
+    async fn absorb_page(&mut self, page: Page) -> Result<u64, Failure> {
+        let Page { messages, events, mut letters, .. } = page;
+        let mut client = self.read.get().await?;
+        let tx = client.transaction().await?;
+        // No durability of its own needed: the tables are unlogged until `finish`, and the
+        // switch's synchronous commit flushes the dead letters' WAL before it.
+        tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+        if self.evicted {
+            let mut missing: Vec<DayKey> =
+                events.iter().map(|(_, e)| e.key()).filter(|k| !self.fold.days.contains_key(k)).collect();
+            missing.sort_unstable();
+            missing.dedup();
+            if !missing.is_empty() {
+                self.fold.days.extend(self.bulk.take_days(&tx, &missing).await?);
+            }
+        }
+        // The page's fold borrows its events; the state carried across pages moves in and out.
+        let mut fold = AnalyticsFold {
+            days: take(&mut self.fold.days),
+            rollup: take(&mut self.fold.rollup),
+            values: take(&mut self.fold.values),
+            closed: Vec::new(),
+            events: Vec::with_capacity(events.len()),
+        };
+        for (i, e) in &events {
+            if let Verdict::Rejected(reason) = fold.apply(self.rules, e) {
+                letters.push(NewDeadLetter::from_message(&messages[*i], reason));
+            }
+        }
+        let AnalyticsFold { days, rollup, values, closed, events: rows } = fold;
+        (self.fold.days, self.fold.rollup, self.fold.values) = (days, rollup, values);
+        self.bulk.events(&tx, &rows).await?;
+        self.bulk.sessions(&tx, closed.iter().map(|(k, s)| (k, s))).await?;
+        drop(rows);
+        if self.fold.days.len() > DAY_PAGES * self.page {
+            self.evict(&tx).await?;
+        }
+        if self.fold.rollup.len() > ROLLUP_PAGES * self.page {
+            self.write_rollup(&tx).await?;
+        }
+        let dead = dead_letters::insert(&*tx, CONSUMER, &letters, true).await?;
+        tx.commit().await?;
+        self.dead_lettered += dead;
+        self.letters.extend(positions(&letters));
+        Ok(messages.len() as u64)
+    }
+
+    /// Writes what memory still holds: the visitor-days with their current sessions, and the
+    /// rollup sums.
+    pub async fn finish(&mut self) -> Result<(), Failure> {
+        let finished = self.finish_writes().await;
+        finished.map_err(|e| self.counted(e))
+    }
+
+    fn counted(&self, failure: Failure) -> Failure {
+        match failure {
+            Failure::Refused(e, _) => Failure::Refused(e, self.dead_lettered),
+            failed => failed,
+        }
+    }
+
+    /// See [`Self::finish`].
+    async fn finish_writes(&mut self) -> Result<(), Failure> {
+        let mut client = self.read.get().await?;
+        let tx = client.transaction().await?;
+        let days = take(&mut self.fold.days);
+        let mut days: Vec<(&DayKey, &Day)> = days.iter().collect();
+        // In key order, so the primary keys grow at their right edge.
+        days.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.bulk.days(&tx, &days).await?;
+        self.bulk.sessions(&tx, days.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s)))).await?;
+        self.write_rollup(&tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes out the half of the visitor-days touched longest ago: with the log in time
+    /// order they are the ones least likely to see another event.
+    async fn evict(&mut self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        let mut positions: Vec<i64> = self.fold.days.values().map(|d| d.last_position).collect();
+        let middle = positions.len() / 2;
+        let (_, cut, _) = positions.select_nth_unstable(middle);
+        let cut = *cut;
+        let (old, keep) = take(&mut self.fold.days).into_iter().partition(|(_, d)| d.last_position < cut);
+        self.fold.days = keep;
+        let old: Vec<(DayKey, Day)> = old.into_iter().collect();
+        let mut old: Vec<(&DayKey, &Day)> = old.iter().map(|(k, d)| (k, d)).collect();
+        old.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.bulk.days(tx, &old).await?;
+        self.bulk.sessions(tx, old.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s)))).await?;
+        self.evicted = true;
+        Ok(())
+    }
+
+    /// Writes the rollup sums (rows whose deltas cancelled out carry nothing) and starts
+    /// summing afresh.
+    async fn write_rollup(&mut self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+        self.fold.prune();
+        let rollup = take(&mut self.fold.rollup);
+        let values = take(&mut self.fold.values);
+        let mut rows: Vec<_> = rollup.iter().collect();
+        let key = |k: &RollupKey| (k.0, k.1.as_str(), k.2, k.3, values.get(k.4));
+        rows.sort_unstable_by(|a, b| key(a.0).cmp(&key(b.0)));
+        self.bulk.rollup(tx, &rows, &values, !self.rollup_written).await?;
+        self.rollup_written |= !rows.is_empty();
+        Ok(())
+    }
+}
