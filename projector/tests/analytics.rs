@@ -225,7 +225,7 @@ async fn the_bulk_rebuild_writes_exactly_what_the_live_path_writes() {
     };
     // 360 visitor-days over three days, 2-6 events each with gaps on both sides of the
     // 30-minute timeout, over 60 pages: with one event per page the rebuild holds at most
-    // 100 visitor-days and 200 rollup keys in memory, so it evicts and reloads visitor-days
+    // 20 visitor-days and 200 rollup keys in memory, so it evicts and reloads visitor-days
     // and adds later rollup sums to rows already written.
     let mut dice = Dice(11);
     let start = chrono::DateTime::parse_from_rfc3339("2026-05-04T06:00:00Z").unwrap().to_utc();
@@ -240,7 +240,7 @@ async fn the_bulk_rebuild_writes_exactly_what_the_live_path_writes() {
             at += chrono::Duration::minutes(1 + dice.roll(59) as i64);
         }
     }
-    log.sort_by(|a, b| a.0.cmp(&b.0));
+    log.sort_by_key(|a| a.0);
     // Backfills arriving last: a first-day visitor's next event (their visitor-day left
     // memory long ago) and a new visitor of the first day.
     let (first_at, first_visitor) = (log[0].0, log[0].1.clone());

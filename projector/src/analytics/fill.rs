@@ -17,7 +17,11 @@
 //! continue from: the caller drops the version and replays the whole log through the live
 //! path, which dead-letters exactly the culprits ([`Refused`]).
 
-use std::mem::take;
+use std::{
+    collections::HashSet,
+    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
+    mem::take,
+};
 
 use deadpool_postgres::Pool;
 use tally_domain::sessions::Rules;
@@ -26,7 +30,7 @@ use crate::{
     ProjectorError,
     analytics::{
         bulk::Bulk,
-        fold::{AnalyticsFold, Day, DayKey, RollupKey},
+        fold::{AnalyticsFold, Day, DayKey},
         pages::{Page, positions},
     },
     dead_letters::{self, NewDeadLetter},
@@ -35,9 +39,14 @@ use crate::{
     rebuild::replay::CONSUMER,
 };
 
-/// Visitor-days kept in memory, in pages' worth of events (500,000 at the default page of
-/// 5,000; a visitor-day's state is a few hundred bytes).
-pub const DAY_PAGES: usize = 100;
+/// A fixed hash of a visitor-day's key (the same in every run, unlike a map's seeded one).
+fn day_hash(key: &DayKey) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
+}
+
+/// Visitor-days kept in memory, in pages' worth of events (100,000 at the default page of
+/// 5,000; a visitor-day's state with its session and counted pairs takes a few KB in memory).
+pub const DAY_PAGES: usize = 20;
 /// Rollup keys summed in memory before they are added to the table, in pages' worth of events
 /// (1,000,000 at the default page; about 100 bytes each).
 pub const ROLLUP_PAGES: usize = 200;
@@ -71,8 +80,9 @@ pub struct Filler<'a> {
     /// What is carried from page to page: visitor-days, rollup sums and their values (each
     /// page's fold borrows that page's events for its rows).
     fold: AnalyticsFold<'static>,
-    /// Visitor-days were written out: one missing from memory may be in the tables.
-    evicted: bool,
+    /// Hashes of the visitor-days written out (8 bytes each, not the keys): only a key whose
+    /// hash is here is looked for in the tables when it is missing from memory.
+    evicted: HashSet<u64>,
     /// The rollup table has rows already: later sums are added to them.
     rollup_written: bool,
     pub dead_lettered: u64,
@@ -88,7 +98,7 @@ impl<'a> Filler<'a> {
             bulk,
             page: page.max(1),
             fold: AnalyticsFold::default(),
-            evicted: false,
+            evicted: HashSet::new(),
             rollup_written: false,
             dead_lettered: 0,
             letters: Vec::new(),
@@ -107,12 +117,15 @@ impl<'a> Filler<'a> {
         let Page { messages, events, mut letters, .. } = page;
         let mut client = self.read.get().await?;
         let tx = client.transaction().await?;
-        // No durability of its own needed: the tables are unlogged until `finish`, and the
-        // switch's synchronous commit flushes the dead letters' WAL before it.
+        // No durability of its own needed: a crash drops the unfinished version anyway, and
+        // the switch's synchronous commit flushes the WAL before it.
         tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
-        if self.evicted {
-            let mut missing: Vec<DayKey> =
-                events.iter().map(|(_, e)| e.key()).filter(|k| !self.fold.days.contains_key(k)).collect();
+        if !self.evicted.is_empty() {
+            let mut missing: Vec<DayKey> = events
+                .iter()
+                .map(|(_, e)| e.key())
+                .filter(|k| !self.fold.days.contains_key(k) && self.evicted.contains(&day_hash(k)))
+                .collect();
             missing.sort_unstable();
             missing.dedup();
             if !missing.is_empty() {
@@ -193,7 +206,7 @@ impl<'a> Filler<'a> {
         old.sort_unstable_by(|a, b| a.0.cmp(b.0));
         self.bulk.days(tx, &old).await?;
         self.bulk.sessions(tx, old.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s)))).await?;
-        self.evicted = true;
+        self.evicted.extend(old.iter().map(|(k, _)| day_hash(k)));
         Ok(())
     }
 
@@ -204,8 +217,8 @@ impl<'a> Filler<'a> {
         let rollup = take(&mut self.fold.rollup);
         let values = take(&mut self.fold.values);
         let mut rows: Vec<_> = rollup.iter().collect();
-        let key = |k: &RollupKey| (k.0, k.1.as_str(), k.2, k.3, values.get(k.4));
-        rows.sort_unstable_by(|a, b| key(a.0).cmp(&key(b.0)));
+        // Grouped by the primary key's leading columns, so the index is written in runs.
+        rows.sort_unstable_by_key(|(k, _)| **k);
         self.bulk.rollup(tx, &rows, &values, !self.rollup_written).await?;
         self.rollup_written |= !rows.is_empty();
         Ok(())

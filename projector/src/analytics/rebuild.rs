@@ -1,8 +1,8 @@
 //! `projector rebuild analytics`: re-derive every session, rollup and event
 //! row from the event store into a new version (with the configured session
 //! timeout), verify it, and switch atomically — the same machinery and
-//! guarantees as `rebuild profiles` (docs/read-side.md, "Rebuild"): the tables are created
-//! unlogged and filled in bulk ([`super::fill`]), set logged and indexed, verified
+//! guarantees as `rebuild profiles` (docs/read-side.md, "Rebuild"): the tables are filled in
+//! bulk ([`super::fill`]), indexed, verified
 //! ([`super::verify`]), and switched to in one transaction that first catches up with the
 //! live projector. A write the read DB refuses makes the rebuild start over through the live
 //! path, page by page, which dead-letters exactly the events at fault.
@@ -245,8 +245,8 @@ async fn fill_verify_switch(
     Ok(Filled { events, dead_lettered, figures, caught_up, applied_through, page_by_page })
 }
 
-/// The bulk fill ([`Filler`]), then what it deferred: crash safety, the secondary indexes
-/// and fresh planner statistics. Afterwards the tables are what the live path would have
+/// The bulk fill ([`Filler`]), then what it deferred: the secondary index and fresh planner
+/// statistics. Afterwards the tables are what the live path would have
 /// made, ready to verify and switch to.
 async fn bulk_fill(
     read: &Pool,
@@ -262,6 +262,7 @@ async fn bulk_fill(
     // The bar runs over the global order's positions, which are dense: exact progress and
     // ETA without counting the store's analytics events first (a scan of its own at 10 M).
     let bar = progress_bar(head, options.progress);
+    let started = Instant::now();
     let (mut pages, reader) = spawn_reader(store.clone(), 0, head, options.page, Expected::default());
     let mut filler = Filler::new(read, rules, Bulk::new(tables), options.page);
     let (mut events, mut through) = (0u64, 0u64);
@@ -290,13 +291,10 @@ async fn bulk_fill(
     if shutdown.is_cancelled() {
         return Err(interrupted());
     }
+    let replayed = started.elapsed().as_secs_f64();
     filler.finish().await?;
+    let finished = started.elapsed().as_secs_f64();
     let client = read.get().await?;
-    // Unlogged while they filled: nothing read them, and a crash throws the unfinished
-    // version away anyway (the next rebuild drops it first). SET LOGGED writes each table to
-    // the WAL once, so from the switch on the version is as durable and replicated as one
-    // the live path wrote.
-    client.batch_execute(&tables.set_logged_ddl()).await?;
     client.batch_execute(&tables.rebuild_ddl().1).await?;
     client
         .batch_execute(&format!(
@@ -304,6 +302,13 @@ async fn bulk_fill(
             tables.rollup, tables.visitor_days, tables.sessions, tables.events
         ))
         .await?;
+    tracing::info!(
+        events,
+        replayed,
+        finished,
+        logged_indexed_analyzed = started.elapsed().as_secs_f64(),
+        "bulk fill done (seconds since its start)"
+    );
     Ok((events, filler.dead_lettered, through, expected, filler.letters))
 }
 

@@ -31,30 +31,19 @@ impl AnalyticsTables {
         TEMPLATE.replace("{V}", &self.version.to_string())
     }
 
-    /// The rebuild's split of [`Self::create_ddl`], as for profiles (`VersionTables::rebuild_ddl`):
-    /// the tables `UNLOGGED` while they fill (primary keys inline: the fill looks rows up and
-    /// merges by them), and the secondary indexes, built once the rows are in.
+    /// The rebuild's split of [`Self::create_ddl`]: the tables (primary keys inline: the fill
+    /// looks rows up and merges by them), and the secondary indexes, built once the rows are
+    /// in. Unlike profiles' the tables are not `UNLOGGED` while they fill: `SET LOGGED`
+    /// rewrites a table and its indexes, which for these (a row per event, a jsonb state per
+    /// visitor-day) cost more than the WAL of the `COPY`s it saves (docs/benchmarks.md).
     pub fn rebuild_ddl(&self) -> (String, String) {
         let (mut tables, mut indexes) = (String::new(), String::new());
         for line in self.create_ddl().lines() {
-            if line.starts_with("CREATE INDEX ") {
-                indexes.push_str(line);
-                indexes.push('\n');
-            } else {
-                tables.push_str(&line.replace("CREATE TABLE ", "CREATE UNLOGGED TABLE "));
-                tables.push('\n');
-            }
+            let into = if line.starts_with("CREATE INDEX ") { &mut indexes } else { &mut tables };
+            into.push_str(line);
+            into.push('\n');
         }
         (tables, indexes)
-    }
-
-    /// Makes the tables of [`Self::rebuild_ddl`] crash-safe (and replicated) again.
-    pub fn set_logged_ddl(&self) -> String {
-        [&self.rollup, &self.visitor_days, &self.sessions, &self.events]
-            .iter()
-            .map(|t| format!("ALTER TABLE {t} SET LOGGED;"))
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 
     /// The views the query-service reads.
@@ -101,16 +90,12 @@ mod tests {
         let (tables, indexes) = v.rebuild_ddl();
         let statements = |sql: &str| sql.matches(';').count();
         assert_eq!(statements(&tables) + statements(&indexes), statements(&v.create_ddl()));
-        assert_eq!(tables.matches("CREATE UNLOGGED TABLE ").count(), 4);
-        assert_eq!(tables.matches("CREATE UNLOGGED TABLE ").count(), v.create_ddl().matches("CREATE TABLE ").count());
+        assert_eq!(tables.matches("CREATE TABLE ").count(), 4);
+        assert_eq!(tables.matches("CREATE TABLE ").count(), v.create_ddl().matches("CREATE TABLE ").count());
         assert!(indexes.matches("CREATE INDEX ").count() >= 1, "{indexes}");
         assert!(!tables.contains("CREATE INDEX") && !indexes.contains("TABLE"));
         // One-line index statements, and nothing lost or added in the split.
         assert!(indexes.lines().all(|l| l.ends_with(';')), "{indexes}");
-        assert_eq!(
-            tables.replace("CREATE UNLOGGED TABLE ", "CREATE TABLE ").len() + indexes.len(),
-            v.create_ddl().len()
-        );
-        assert_eq!(v.set_logged_ddl().matches("SET LOGGED").count(), 4);
+        assert_eq!(tables.len() + indexes.len(), v.create_ddl().len());
     }
 }
