@@ -142,18 +142,17 @@ impl Bulk {
 
     /// Sessions as they stand: closed ones (final) and, when a visitor-day leaves memory, its
     /// current one (taken back out by [`Self::take_days`] if the visitor-day returns).
-    pub async fn sessions<'s>(
+    pub async fn sessions(
         &self,
         tx: &Transaction<'_>,
-        sessions: impl IntoIterator<Item = (&'s DayKey, &'s Session)>,
+        sessions: &[(&DayKey, &Session)],
     ) -> Result<(), tokio_postgres::Error> {
-        let mut sessions = sessions.into_iter().peekable();
-        if sessions.peek().is_none() {
+        if sessions.is_empty() {
             return Ok(());
         }
         let sink = tx.copy_in(&self.copy_sessions).await?;
         let mut writer = pin!(BinaryCopyInWriter::new(sink, &SESSION_TYPES));
-        for ((site, date, visitor), s) in sessions {
+        for ((site, date, visitor), s) in sessions.iter().copied() {
             let (seq, hour, pageviews, events) =
                 (s.seq as i32, i16::from(s.start.hour), s.pageviews as i32, s.events as i32);
             let (bounce, duration) = (s.is_bounce(), s.duration_ms());

@@ -4,8 +4,10 @@
 //! about them: the visitor-day states stay in memory across pages (no `SELECT` per page), the
 //! rollup deltas are summed in memory across pages, and rows are written by binary `COPY`
 //! ([`super::bulk`]) as soon as they are final — an event's row at once, a session's when a
-//! later event of its visitor-day closes it — and the rest at the end. The fold is the live
-//! projector's own ([`AnalyticsFold::apply`]), so the rules cannot differ.
+//! later event of its visitor-day closes it — and the rest at the end. A page's rows are
+//! written while the next page is folded, so the projector and the read DB work at the same
+//! time. The fold is the live projector's own ([`AnalyticsFold::apply`]), so the rules cannot
+//! differ.
 //!
 //! Memory is bounded: past [`DAY_PAGES`] pages' worth of visitor-days, the half touched
 //! longest ago is written out (state and current session) and taken back out of the tables if
@@ -21,16 +23,19 @@ use std::{
     collections::HashSet,
     hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
     mem::take,
+    sync::Arc,
 };
 
 use deadpool_postgres::Pool;
-use tally_domain::sessions::Rules;
+use tally_domain::sessions::{Rules, Session};
+use tokio::task::JoinHandle;
 
 use crate::{
     ProjectorError,
     analytics::{
+        AnalyticsEvent,
         bulk::Bulk,
-        fold::{AnalyticsFold, Day, DayKey},
+        fold::{AnalyticsFold, Day, DayKey, EventRow},
         pages::{Page, positions},
     },
     dead_letters::{self, NewDeadLetter},
@@ -75,8 +80,10 @@ impl From<deadpool_postgres::PoolError> for Failure {
 pub struct Filler<'a> {
     read: &'a Pool,
     rules: &'a Rules,
-    bulk: Bulk,
+    bulk: Arc<Bulk>,
     page: usize,
+    /// The write of the last page folded, while the next one is folded.
+    in_flight: Option<JoinHandle<Result<u64, Failure>>>,
     /// What is carried from page to page: visitor-days, rollup sums and their values (each
     /// page's fold borrows that page's events for its rows).
     fold: AnalyticsFold<'static>,
@@ -95,8 +102,9 @@ impl<'a> Filler<'a> {
         Filler {
             read,
             rules,
-            bulk,
+            bulk: Arc::new(bulk),
             page: page.max(1),
+            in_flight: None,
             fold: AnalyticsFold::default(),
             evicted: HashSet::new(),
             rollup_written: false,
@@ -105,21 +113,23 @@ impl<'a> Filler<'a> {
         }
     }
 
-    /// Folds one page and writes what became final, in one transaction. Returns the number of
-    /// events the page held.
+    /// Folds one page and hands what became final (its event rows, the sessions it closed,
+    /// its dead letters) to a write of its own, which runs while the next page is folded (one
+    /// at a time). Returns the number of events the page held.
     pub async fn absorb(&mut self, page: Page) -> Result<u64, Failure> {
         let absorbed = self.absorb_page(page).await;
+        if absorbed.is_err()
+            && let Some(write) = self.in_flight.take()
+        {
+            // Settled before the caller drops or recreates the tables.
+            let _ = write.await;
+        }
         absorbed.map_err(|e| self.counted(e))
     }
 
     /// See [`Self::absorb`].
     async fn absorb_page(&mut self, page: Page) -> Result<u64, Failure> {
         let Page { messages, events, mut letters, .. } = page;
-        let mut client = self.read.get().await?;
-        let tx = client.transaction().await?;
-        // No durability of its own needed: a crash drops the unfinished version anyway, and
-        // the switch's synchronous commit flushes the WAL before it.
-        tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
         if !self.evicted.is_empty() {
             let mut missing: Vec<DayKey> = events
                 .iter()
@@ -129,7 +139,10 @@ impl<'a> Filler<'a> {
             missing.sort_unstable();
             missing.dedup();
             if !missing.is_empty() {
+                let mut client = self.read.get().await?;
+                let tx = client.transaction().await?;
                 self.fold.days.extend(self.bulk.take_days(&tx, &missing).await?);
+                tx.commit().await?;
             }
         }
         // The page's fold borrows its events; the state carried across pages moves in and out.
@@ -140,27 +153,40 @@ impl<'a> Filler<'a> {
             closed: Vec::new(),
             events: Vec::with_capacity(events.len()),
         };
-        for (i, e) in &events {
-            if let Verdict::Rejected(reason) = fold.apply(self.rules, e) {
-                letters.push(NewDeadLetter::from_message(&messages[*i], reason));
+        // (index in `events`, session number) of each applied event: its row.
+        let mut applied = Vec::with_capacity(events.len());
+        for (j, (i, e)) in events.iter().enumerate() {
+            match fold.apply(self.rules, e) {
+                Verdict::Applied => applied.push((j, fold.events.last().map_or(0, |r| r.seq))),
+                Verdict::Rejected(reason) => letters.push(NewDeadLetter::from_message(&messages[*i], reason)),
+                _ => {}
             }
         }
         let AnalyticsFold { days, rollup, values, closed, events: rows } = fold;
-        (self.fold.days, self.fold.rollup, self.fold.values) = (days, rollup, values);
-        self.bulk.events(&tx, &rows).await?;
-        self.bulk.sessions(&tx, closed.iter().map(|(k, s)| (k, s))).await?;
         drop(rows);
+        (self.fold.days, self.fold.rollup, self.fold.values) = (days, rollup, values);
+        self.settle().await?;
+        self.letters.extend(positions(&letters));
+        let (read, bulk) = (self.read.clone(), self.bulk.clone());
+        self.in_flight = Some(tokio::spawn(write_page(read, bulk, events, applied, closed, letters)));
         if self.fold.days.len() > DAY_PAGES * self.page {
-            self.evict(&tx).await?;
+            self.evict().await?;
         }
         if self.fold.rollup.len() > ROLLUP_PAGES * self.page {
-            self.write_rollup(&tx).await?;
+            self.write_rollup().await?;
         }
-        let dead = dead_letters::insert(&*tx, CONSUMER, &letters, true).await?;
-        tx.commit().await?;
-        self.dead_lettered += dead;
-        self.letters.extend(positions(&letters));
         Ok(messages.len() as u64)
+    }
+
+    /// Waits for the page write in flight.
+    async fn settle(&mut self) -> Result<(), Failure> {
+        if let Some(write) = self.in_flight.take() {
+            let written = write.await.map_err(|e| {
+                Failure::Failed(ProjectorError::Rebuild(format!("a page write of the rebuild failed: {e}")))
+            })?;
+            self.dead_lettered += written?;
+        }
+        Ok(())
     }
 
     /// Writes what memory still holds: the visitor-days with their current sessions, and the
@@ -179,6 +205,7 @@ impl<'a> Filler<'a> {
 
     /// See [`Self::finish`].
     async fn finish_writes(&mut self) -> Result<(), Failure> {
+        self.settle().await?;
         let mut client = self.read.get().await?;
         let tx = client.transaction().await?;
         let days = take(&mut self.fold.days);
@@ -186,15 +213,15 @@ impl<'a> Filler<'a> {
         // In key order, so the primary keys grow at their right edge.
         days.sort_unstable_by(|a, b| a.0.cmp(b.0));
         self.bulk.days(&tx, &days).await?;
-        self.bulk.sessions(&tx, days.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s)))).await?;
-        self.write_rollup(&tx).await?;
+        self.bulk.sessions(&tx, &current_sessions(&days)).await?;
         tx.commit().await?;
+        self.write_rollup().await?;
         Ok(())
     }
 
     /// Writes out the half of the visitor-days touched longest ago: with the log in time
     /// order they are the ones least likely to see another event.
-    async fn evict(&mut self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    async fn evict(&mut self) -> Result<(), Failure> {
         let mut positions: Vec<i64> = self.fold.days.values().map(|d| d.last_position).collect();
         let middle = positions.len() / 2;
         let (_, cut, _) = positions.select_nth_unstable(middle);
@@ -204,23 +231,58 @@ impl<'a> Filler<'a> {
         let old: Vec<(DayKey, Day)> = old.into_iter().collect();
         let mut old: Vec<(&DayKey, &Day)> = old.iter().map(|(k, d)| (k, d)).collect();
         old.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.bulk.days(tx, &old).await?;
-        self.bulk.sessions(tx, old.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s)))).await?;
+        let mut client = self.read.get().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+        self.bulk.days(&tx, &old).await?;
+        self.bulk.sessions(&tx, &current_sessions(&old)).await?;
+        tx.commit().await?;
         self.evicted.extend(old.iter().map(|(k, _)| day_hash(k)));
         Ok(())
     }
 
     /// Writes the rollup sums (rows whose deltas cancelled out carry nothing) and starts
     /// summing afresh.
-    async fn write_rollup(&mut self, tx: &deadpool_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    async fn write_rollup(&mut self) -> Result<(), Failure> {
         self.fold.prune();
         let rollup = take(&mut self.fold.rollup);
         let values = take(&mut self.fold.values);
         let mut rows: Vec<_> = rollup.iter().collect();
         // Grouped by the primary key's leading columns, so the index is written in runs.
         rows.sort_unstable_by_key(|(k, _)| **k);
-        self.bulk.rollup(tx, &rows, &values, !self.rollup_written).await?;
+        let mut client = self.read.get().await?;
+        let tx = client.transaction().await?;
+        self.bulk.rollup(&tx, &rows, &values, !self.rollup_written).await?;
+        tx.commit().await?;
         self.rollup_written |= !rows.is_empty();
         Ok(())
     }
+}
+
+/// The current session of each visitor-day that has one.
+fn current_sessions<'d>(days: &[(&'d DayKey, &'d Day)]) -> Vec<(&'d DayKey, &'d Session)> {
+    days.iter().filter_map(|(k, d)| d.state.session.as_ref().map(|s| (*k, s))).collect()
+}
+
+/// One page's final rows and dead letters, in a transaction of their own.
+async fn write_page(
+    read: Pool,
+    bulk: Arc<Bulk>,
+    events: Vec<(usize, AnalyticsEvent)>,
+    applied: Vec<(usize, i32)>,
+    closed: Vec<(DayKey, Session)>,
+    letters: Vec<NewDeadLetter>,
+) -> Result<u64, Failure> {
+    let mut client = read.get().await?;
+    let tx = client.transaction().await?;
+    // No durability of its own needed: a crash drops the unfinished version anyway, and the
+    // switch's synchronous commit flushes the WAL before it.
+    tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+    let rows: Vec<EventRow<'_>> = applied.iter().map(|(j, seq)| EventRow { event: &events[*j].1, seq: *seq }).collect();
+    bulk.events(&tx, &rows).await?;
+    let closed: Vec<(&DayKey, &Session)> = closed.iter().map(|(k, s)| (k, s)).collect();
+    bulk.sessions(&tx, &closed).await?;
+    let dead = dead_letters::insert(&*tx, CONSUMER, &letters, true).await?;
+    tx.commit().await?;
+    Ok(dead)
 }
