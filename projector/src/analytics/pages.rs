@@ -1,10 +1,11 @@
 //! Reading the event store's analytics events for a rebuild, a page at a time, triaged off
-//! the writer's path.
+//! the writer's path, and the live path over them (the fallback and the switch's catch-up).
 
 use deadpool_postgres::{Pool, Transaction};
 use tally_domain::sessions::Rules;
 use tally_event_store::{RecordedEvent, reader};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectorError,
@@ -14,7 +15,7 @@ use crate::{
     fold::Verdict,
     message::Message,
     project::Sharing,
-    rebuild::replay::CONSUMER,
+    rebuild::{Options, progress_bar, replay::CONSUMER},
 };
 
 fn filter() -> reader::Filter {
@@ -126,4 +127,53 @@ pub async fn apply_page(
     }
     let dead_lettered = dead_letters::insert(&**tx, CONSUMER, &letters, true).await?;
     Ok(Applied { events: messages.len() as u64, dead_lettered, letters: positions(&letters).collect() })
+}
+
+/// What a fill left: events replayed, dead letters written, the last position, the
+/// verifier's recomputation and the positions of the events dead-lettered.
+pub type Fill = (u64, u64, u64, Expected, Vec<i64>);
+
+/// The live path, page by page, one transaction each: what every rebuild did before the
+/// bulk fill, and now its fallback when the read DB refuses a bulk write.
+pub async fn live_fill(
+    read: &Pool,
+    store: &Pool,
+    rules: &Rules,
+    statements: &AnalyticsStatements,
+    head: u64,
+    options: Options,
+    shutdown: &CancellationToken,
+) -> Result<Fill, ProjectorError> {
+    let bar = progress_bar(head, options.progress);
+    let mut expected = Expected::default();
+    let (mut events, mut dead_lettered, mut through, mut letters) = (0u64, 0u64, 0u64, Vec::new());
+    // The next page is read from the event store while this one is
+    // projected, so the two databases work at the same time.
+    let mut page = read_page(store, through, options.page).await?;
+    while through < head {
+        if shutdown.is_cancelled() {
+            return Err(ProjectorError::Rebuild(format!(
+                "interrupted: dropped the unfinished v{}",
+                statements.version()
+            )));
+        }
+        let Some(last) = page.last().map(|e| e.global_position) else { break };
+        page.iter().for_each(|e| expected.observe(e));
+        let apply = async {
+            let mut client = read.get().await?;
+            let tx = client.transaction().await?;
+            tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+            let applied = apply_page(&tx, statements, rules, Page::new(page)).await?;
+            tx.commit().await?;
+            Ok::<_, ProjectorError>(applied)
+        };
+        let (applied, next) = tokio::join!(apply, read_page(store, last, options.page));
+        let applied = applied?;
+        (events, dead_lettered, through) = (events + applied.events, dead_lettered + applied.dead_lettered, last);
+        letters.extend(applied.letters);
+        bar.set_position(through.min(head));
+        page = next?;
+    }
+    bar.finish_and_clear();
+    Ok((events, dead_lettered, through, expected, letters))
 }

@@ -20,7 +20,7 @@ use crate::{
         AnalyticsStatements,
         bulk::Bulk,
         fill::{Failure, Filler},
-        pages::{Page, apply_page, read_one, read_page, spawn_reader},
+        pages::{Fill, Page, apply_page, live_fill, read_one, read_page, spawn_reader},
         schema::{ANALYTICS, AnalyticsTables},
         verify::{Expected, compare, measure},
     },
@@ -140,10 +140,6 @@ struct Filled {
     applied_through: i64,
     page_by_page: bool,
 }
-
-/// What a fill left: events replayed, dead letters written, the last position, the
-/// verifier's recomputation and the positions of the events dead-lettered.
-type Fill = (u64, u64, u64, Expected, Vec<i64>);
 
 async fn fill_verify_switch(
     read: &Pool,
@@ -310,49 +306,4 @@ async fn bulk_fill(
         "bulk fill done (seconds since its start)"
     );
     Ok((events, filler.dead_lettered, through, expected, filler.letters))
-}
-
-/// The live path, page by page, one transaction each: what every rebuild did before the
-/// bulk fill, and now its fallback when the read DB refuses a bulk write.
-async fn live_fill(
-    read: &Pool,
-    store: &Pool,
-    rules: &Rules,
-    statements: &AnalyticsStatements,
-    head: u64,
-    options: Options,
-    shutdown: &CancellationToken,
-) -> Result<Fill, ProjectorError> {
-    let bar = progress_bar(head, options.progress);
-    let mut expected = Expected::default();
-    let (mut events, mut dead_lettered, mut through, mut letters) = (0u64, 0u64, 0u64, Vec::new());
-    // The next page is read from the event store while this one is
-    // projected, so the two databases work at the same time.
-    let mut page = read_page(store, through, options.page).await?;
-    while through < head {
-        if shutdown.is_cancelled() {
-            return Err(ProjectorError::Rebuild(format!(
-                "interrupted: dropped the unfinished v{}",
-                statements.version()
-            )));
-        }
-        let Some(last) = page.last().map(|e| e.global_position) else { break };
-        page.iter().for_each(|e| expected.observe(e));
-        let apply = async {
-            let mut client = read.get().await?;
-            let tx = client.transaction().await?;
-            tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
-            let applied = apply_page(&tx, statements, rules, Page::new(page)).await?;
-            tx.commit().await?;
-            Ok::<_, ProjectorError>(applied)
-        };
-        let (applied, next) = tokio::join!(apply, read_page(store, last, options.page));
-        let applied = applied?;
-        (events, dead_lettered, through) = (events + applied.events, dead_lettered + applied.dead_lettered, last);
-        letters.extend(applied.letters);
-        bar.set_position(through.min(head));
-        page = next?;
-    }
-    bar.finish_and_clear();
-    Ok((events, dead_lettered, through, expected, letters))
 }
