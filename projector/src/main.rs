@@ -81,8 +81,9 @@ enum Rebuild {
         /// Drop the previous version's tables after the switch.
         #[arg(long)]
         drop_old: bool,
-        /// Memory for rows (MiB): a read model that fits is written once, at the end; a
-        /// larger one is written and re-read in rounds. Keep it under the pod's memory limit.
+        /// Memory (MiB) for visitor-day states and rollup sums: past it the oldest states
+        /// are written out (re-read if needed) and the sums added to the table. Keep it under
+        /// the pod's memory limit.
         #[arg(long, default_value_t = (tally_projector::rebuild::DEFAULT_MEMORY_BUDGET >> 20) as u32,
               value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
         memory_mb: u32,

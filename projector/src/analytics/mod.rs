@@ -2,11 +2,15 @@
 //! projector, signed-delta rollups for the fast path, and per-session and
 //! per-event rows for exact filtered queries (docs/analytics-read.md).
 
+pub mod bulk;
 pub mod decode;
+pub mod fill;
 pub mod fold;
+pub mod pages;
 pub mod rebuild;
 pub mod schema;
 pub mod store;
+pub mod verify;
 
 use std::collections::BTreeSet;
 

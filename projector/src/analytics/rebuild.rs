@@ -1,30 +1,30 @@
 //! `projector rebuild analytics`: re-derive every session, rollup and event
 //! row from the event store into a new version (with the configured session
 //! timeout), verify it, and switch atomically — the same machinery and
-//! guarantees as `rebuild profiles` (docs/read-side.md, "Rebuild").
+//! guarantees as `rebuild profiles` (docs/read-side.md, "Rebuild"): the tables are filled in
+//! bulk ([`super::fill`]), indexed, verified
+//! ([`super::verify`]), and switched to in one transaction that first catches up with the
+//! live projector. A write the read DB refuses makes the rebuild start over through the live
+//! path, page by page, which dead-letters exactly the events at fault.
 
-use std::{collections::HashSet, fmt, time::Instant};
+use std::{fmt, time::Instant};
 
-use deadpool_postgres::{Pool, Transaction};
-use prost::Message as _;
+use deadpool_postgres::Pool;
 use tally_domain::sessions::Rules;
-use tally_event_store::{RecordedEvent, reader};
-use tally_proto::{convert::event_types::ANALYTICS_EVENT_RECORDED, v1};
-use tokio_postgres::GenericClient;
+use tally_event_store::reader;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     ProjectorError,
     analytics::{
-        AnalyticsEvent, AnalyticsStatements, project_with_fallback,
+        AnalyticsStatements,
+        bulk::Bulk,
+        fill::{Failure, Filler},
+        pages::{Fill, Page, apply_page, live_fill, read_one, read_page, spawn_reader},
         schema::{ANALYTICS, AnalyticsTables},
+        verify::{Expected, compare, measure},
     },
-    batch::{Triage, triage},
-    dead_letters::{self, NewDeadLetter},
-    fold::Verdict,
-    message::Message,
-    project::Sharing,
-    rebuild::{Options, progress_bar, replay::CONSUMER, with_rebuild_lock},
+    rebuild::{Options, progress_bar, with_rebuild_lock},
     settings::Settings,
 };
 
@@ -40,6 +40,8 @@ pub struct Report {
     pub applied_through: i64,
     pub figures: Vec<(&'static str, i64)>,
     pub old_dropped: bool,
+    /// The read DB refused a bulk write, so the tables were filled through the live path.
+    pub page_by_page: bool,
 }
 
 impl fmt::Display for Report {
@@ -49,6 +51,9 @@ impl fmt::Display for Report {
             "rebuilt analytics v{} -> v{}: {} events in {:.1}s, {} dead-lettered",
             self.old_version, self.new_version, self.events, self.seconds, self.dead_lettered
         )?;
+        if self.page_by_page {
+            writeln!(f, "the read DB refused a bulk write: replayed page by page through the live path")?;
+        }
         writeln!(f, "verified:")?;
         for (name, value) in &self.figures {
             writeln!(f, "  {name} = {value}")?;
@@ -61,10 +66,6 @@ impl fmt::Display for Report {
             write!(f, "kept the old tables ({}, …; drop them with --drop-old next time)", old.rollup)
         }
     }
-}
-
-fn filter() -> reader::Filter {
-    reader::Filter { categories: vec!["analytics".to_owned()], event_types: vec![] }
 }
 
 /// Rebuilds the analytics projection with `settings.analytics`' rules.
@@ -96,25 +97,27 @@ async fn run(
     let new = AnalyticsTables::new(old_version + 1);
     {
         let client = read.get().await?;
+        // Left by a rebuild that was killed outright; never the active version.
         client.batch_execute(&new.drop_ddl()).await?;
-        client.batch_execute(&new.create_ddl()).await?;
+        client.batch_execute(&new.rebuild_ddl().0).await?;
     }
     let statements = AnalyticsStatements::new(new.version);
     match fill_verify_switch(read, store, rules, &statements, old_version, options, shutdown).await {
-        Ok((events, dead_lettered, figures, caught_up, applied_through)) => {
+        Ok(filled) => {
             if options.drop_old {
                 read.get().await?.batch_execute(&AnalyticsTables::new(old_version).drop_ddl()).await?;
             }
             Ok(Report {
                 old_version,
                 new_version: new.version,
-                events,
-                dead_lettered,
+                events: filled.events,
+                dead_lettered: filled.dead_lettered,
                 seconds: started.elapsed().as_secs_f64(),
-                caught_up,
-                applied_through,
-                figures,
+                caught_up: filled.caught_up,
+                applied_through: filled.applied_through,
+                figures: filled.figures,
                 old_dropped: options.drop_old,
+                page_by_page: filled.page_by_page,
             })
         }
         Err(e) => {
@@ -128,7 +131,15 @@ async fn run(
     }
 }
 
-type Filled = (u64, u64, Vec<(&'static str, i64)>, u64, i64);
+/// What filling, verifying and switching did.
+struct Filled {
+    events: u64,
+    dead_lettered: u64,
+    figures: Vec<(&'static str, i64)>,
+    caught_up: u64,
+    applied_through: i64,
+    page_by_page: bool,
+}
 
 async fn fill_verify_switch(
     read: &Pool,
@@ -149,45 +160,37 @@ async fn fill_verify_switch(
         let client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
         reader::head_position(&**client).await?
     };
-    let total: i64 = store
-        .get()
-        .await
-        .map_err(|e| ProjectorError::EventStore(e.into()))?
-        .query_one(
-            "SELECT count(*) FROM events WHERE category = 'analytics' AND global_position <= $1",
-            &[&(head as i64)],
-        )
-        .await?
-        .get(0);
-    let bar = progress_bar(total as u64, options.progress);
-    let mut expected = Expected::default();
-    let (mut events, mut dead_lettered, mut through) = (0u64, 0u64, 0u64);
-    // The next page is read from the event store while this one is
-    // projected, so the two databases work at the same time.
-    let mut page = read_page(store, through, options.page).await?;
-    while through < head {
-        if shutdown.is_cancelled() {
-            return Err(interrupted());
+    let tables = &statements.tables;
+    let bulk = bulk_fill(read, store, rules, tables, head, options, shutdown).await;
+    let ((events, dead_lettered, through, mut expected, letters), page_by_page) = match bulk {
+        Ok(filled) => (filled, false),
+        Err(Failure::Failed(e)) => return Err(e),
+        Err(Failure::Refused(e, written)) => {
+            tracing::warn!(
+                error = %e,
+                "the read DB refused a bulk write; rebuilding page by page through the live path to find the culprits"
+            );
+            {
+                let client = read.get().await?;
+                client.batch_execute(&tables.drop_ddl()).await?;
+                client.batch_execute(&tables.create_ddl()).await?;
+            }
+            let (events, dead_lettered, through, expected, letters) =
+                live_fill(read, store, rules, statements, head, options, shutdown).await?;
+            ((events, written + dead_lettered, through, expected, letters), true)
         }
-        let Some(last) = page.last().map(|e| e.global_position) else { break };
-        page.iter().for_each(|e| expected.observe(e));
-        let apply = async {
-            let mut client = read.get().await?;
-            let tx = client.transaction().await?;
-            tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
-            let applied = apply_page(&tx, statements, rules, page).await?;
-            tx.commit().await?;
-            Ok::<_, ProjectorError>(applied)
-        };
-        let (applied, next) = tokio::join!(apply, read_page(store, last, options.page));
-        let (n, dead) = applied?;
-        (events, dead_lettered, through) = (events + n, dead_lettered + dead, last);
-        bar.inc(n);
-        page = next?;
+    };
+    if shutdown.is_cancelled() {
+        return Err(interrupted());
     }
-    bar.finish_and_clear();
+    // The tables rightly lack the events the rebuild dead-lettered, as a live projector's do.
+    for position in letters {
+        if let Some(e) = read_one(store, position).await? {
+            expected.forget(&e);
+        }
+    }
 
-    let figures = measure(&**read.get().await?, &statements.tables).await?;
+    let figures = measure(&**read.get().await?, tables).await?;
     let mismatches = compare(&expected, &figures);
     if !mismatches.is_empty() {
         return Err(ProjectorError::Rebuild(format!(
@@ -212,7 +215,7 @@ async fn fill_verify_switch(
         )));
     }
     let live: i64 = tx.query_one("SELECT COALESCE(max(position), 0) FROM projector_offsets", &[]).await?.get(0);
-    let mut caught_up = 0;
+    let (mut caught_up, mut through) = (0, through);
     while (through as i64) < live {
         let page: Vec<_> = read_page(store, through, options.page)
             .await?
@@ -220,8 +223,8 @@ async fn fill_verify_switch(
             .take_while(|e| e.global_position as i64 <= live)
             .collect();
         let Some(last) = page.last().map(|e| e.global_position) else { break };
-        let (n, _) = apply_page(&tx, statements, rules, page).await?;
-        (caught_up, through) = (caught_up + n, last);
+        let applied = apply_page(&tx, statements, rules, Page::new(page)).await?;
+        (caught_up, through) = (caught_up + applied.events, last);
     }
     let applied_through = live.max(through as i64);
     tx.execute(
@@ -229,125 +232,78 @@ async fn fill_verify_switch(
         &[&ANALYTICS, &statements.version(), &applied_through],
     )
     .await?;
-    tx.batch_execute(&statements.tables.point_views_ddl()).await?;
+    tx.batch_execute(&tables.point_views_ddl()).await?;
     if shutdown.is_cancelled() {
         return Err(interrupted());
     }
     tx.commit().await?;
     tracing::info!(new_version = statements.version(), caught_up, "switched analytics to the rebuilt version");
-    Ok((events, dead_lettered, figures, caught_up, applied_through))
+    Ok(Filled { events, dead_lettered, figures, caught_up, applied_through, page_by_page })
 }
 
-async fn read_page(store: &Pool, after: u64, page: usize) -> Result<Vec<RecordedEvent>, ProjectorError> {
-    let client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-    Ok(reader::read_all(&**client, after, page as i64, &filter()).await?)
-}
-
-async fn apply_page(
-    tx: &Transaction<'_>,
-    statements: &AnalyticsStatements,
+/// The bulk fill ([`Filler`]), then what it deferred: the secondary index and fresh planner
+/// statistics. Afterwards the tables are what the live path would have
+/// made, ready to verify and switch to.
+async fn bulk_fill(
+    read: &Pool,
+    store: &Pool,
     rules: &Rules,
-    page: Vec<RecordedEvent>,
-) -> Result<(u64, u64), ProjectorError> {
-    let messages: Vec<Message> = page.into_iter().map(Message::from_recorded).collect();
-    let mut letters = Vec::new();
-    let mut events: Vec<(usize, AnalyticsEvent)> = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        match triage(m, 0, 0) {
-            Triage::Analytics(e) => events.push((i, *e)),
-            Triage::DeadLetter(reason) => letters.push(NewDeadLetter::from_message(m, reason)),
-            Triage::Project(_) | Triage::Skip | Triage::Ignore => {}
-        }
+    tables: &AnalyticsTables,
+    head: u64,
+    options: Options,
+    shutdown: &CancellationToken,
+) -> Result<Fill, Failure> {
+    let interrupted =
+        || Failure::Failed(ProjectorError::Rebuild(format!("interrupted: dropped the unfinished v{}", tables.version)));
+    // The bar runs over the global order's positions, which are dense: exact progress and
+    // ETA without counting the store's analytics events first (a scan of its own at 10 M).
+    let bar = progress_bar(head, options.progress);
+    let started = Instant::now();
+    let (mut pages, reader) = spawn_reader(store.clone(), 0, head, options.page, Expected::default());
+    let mut filler = Filler::new(read, rules, Bulk::new(tables), &options);
+    let (mut events, mut through) = (0u64, 0u64);
+    loop {
+        let page = tokio::select! {
+            _ = shutdown.cancelled() => { reader.abort(); return Err(interrupted()); }
+            page = pages.recv() => page,
+        };
+        let Some(page) = page else { break };
+        let page = page.map_err(Failure::Failed)?;
+        through = through.max(page.through);
+        let absorbed = filler.absorb(page).await;
+        let n = match absorbed {
+            Ok(n) => n,
+            Err(e) => {
+                reader.abort();
+                return Err(e);
+            }
+        };
+        events += n;
+        bar.set_position(through.min(head));
     }
-    let refs: Vec<&AnalyticsEvent> = events.iter().map(|(_, e)| e).collect();
-    let verdicts = project_with_fallback(tx, statements, rules, &refs, Sharing::Exclusive).await?;
-    for ((i, _), v) in events.iter().zip(verdicts) {
-        if let Verdict::Rejected(reason) = v {
-            letters.push(NewDeadLetter::from_message(&messages[*i], reason));
-        }
+    let expected =
+        reader.await.map_err(|e| Failure::Failed(ProjectorError::Rebuild(format!("the reader task failed: {e}"))))?;
+    bar.finish_and_clear();
+    if shutdown.is_cancelled() {
+        return Err(interrupted());
     }
-    let dead = dead_letters::insert(&**tx, CONSUMER, &letters, true).await?;
-    Ok((messages.len() as u64, dead))
-}
-
-/// Figures recomputed from the raw payloads, independently of the
-/// projector's decoding and sessionisation.
-#[derive(Debug, Default)]
-struct Expected {
-    events: i64,
-    pageviews: i64,
-    visitor_days: HashSet<(String, String, String)>,
-}
-
-impl Expected {
-    fn observe(&mut self, e: &RecordedEvent) {
-        if e.event_type != ANALYTICS_EVENT_RECORDED || e.schema_version != 1 {
-            return;
-        }
-        let Ok(p) = v1::AnalyticsEventRecorded::decode(e.payload.as_slice()) else { return };
-        if p.visitor_id.is_empty() || p.timestamp.is_none() || p.name.is_empty() {
-            return;
-        }
-        self.events += 1;
-        self.pageviews += i64::from(p.name == "pageview");
-        self.visitor_days.insert((p.site_id, p.local_date, p.visitor_id));
-    }
-}
-
-const FIGURES: [&str; 10] = [
-    "events rows",
-    "pageview rows",
-    "distinct visitor-days in events",
-    "rollup Σ events",
-    "rollup Σ pageviews",
-    "rollup Σ visitors",
-    "rollup Σ visits − sessions rows",
-    "rollup Σ bounces − bouncing sessions",
-    "rollup Σ duration_ms − sessions Σ duration_ms",
-    "rollup Σ page entries − sessions with an entry page",
-];
-
-/// The figures measured on the new tables by SQL.
-async fn measure(
-    client: &impl GenericClient,
-    t: &AnalyticsTables,
-) -> Result<Vec<(&'static str, i64)>, tokio_postgres::Error> {
-    let sql = format!(
-        "WITH e AS (SELECT count(*) AS n, count(*) FILTER (WHERE name = 'pageview') AS pv, \
-                      count(DISTINCT (site_id, local_date, visitor_id)) AS vd FROM {e}), \
-              s AS (SELECT count(*) AS n, count(*) FILTER (WHERE bounce) AS b, COALESCE(sum(duration_ms), 0) AS d, \
-                      count(entry_page) AS en FROM {s}), \
-              p AS (SELECT COALESCE(sum(entries), 0) AS en FROM {r} WHERE dim = 'page'), \
-              r AS (SELECT COALESCE(sum(events), 0) AS ev, COALESCE(sum(pageviews), 0) AS pv, \
-                      COALESCE(sum(visitors), 0) AS vi, COALESCE(sum(visits), 0) AS vs, \
-                      COALESCE(sum(bounces), 0) AS b, COALESCE(sum(duration_ms), 0) AS d FROM {r} WHERE dim = '') \
-         SELECT e.n, e.pv, e.vd, r.ev::int8, r.pv::int8, r.vi::int8, (r.vs - s.n)::int8, (r.b - s.b)::int8, \
-                (r.d - s.d)::int8, (p.en - s.en)::int8 FROM e, s, r, p",
-        e = t.events,
-        s = t.sessions,
-        r = t.rollup
+    let replayed = started.elapsed().as_secs_f64();
+    filler.finish().await?;
+    let finished = started.elapsed().as_secs_f64();
+    let client = read.get().await?;
+    client.batch_execute(&tables.rebuild_ddl().1).await?;
+    client
+        .batch_execute(&format!(
+            "ANALYZE {}, {}, {}, {}",
+            tables.rollup, tables.visitor_days, tables.sessions, tables.events
+        ))
+        .await?;
+    tracing::info!(
+        events,
+        replayed,
+        finished,
+        logged_indexed_analyzed = started.elapsed().as_secs_f64(),
+        "bulk fill done (seconds since its start)"
     );
-    let row = client.query_one(&sql, &[]).await?;
-    Ok(FIGURES.iter().enumerate().map(|(i, name)| (*name, row.get::<_, i64>(i))).collect())
-}
-
-fn compare(expected: &Expected, measured: &[(&'static str, i64)]) -> Vec<String> {
-    let want = [
-        expected.events,
-        expected.pageviews,
-        expected.visitor_days.len() as i64,
-        expected.events,
-        expected.pageviews,
-        expected.visitor_days.len() as i64,
-        0,
-        0,
-        0,
-        0,
-    ];
-    measured
-        .iter()
-        .zip(want)
-        .filter(|((_, got), want)| got != want)
-        .map(|((name, got), want)| format!("{name}: tables have {got}, expected {want}"))
-        .collect()
+    Ok((events, filler.dead_lettered, through, expected, filler.letters))
 }

@@ -41,6 +41,21 @@ impl AnalyticsTables {
         ENTRIES.replace("{V}", &self.version.to_string())
     }
 
+    /// The rebuild's split of [`Self::create_ddl`]: the tables (primary keys inline: the fill
+    /// looks rows up and merges by them), and the secondary indexes, built once the rows are
+    /// in. Unlike profiles' the tables are not `UNLOGGED` while they fill: `SET LOGGED`
+    /// rewrites a table and its indexes, which for these (a row per event, a jsonb state per
+    /// visitor-day) cost more than the WAL of the `COPY`s it saves (docs/benchmarks.md).
+    pub fn rebuild_ddl(&self) -> (String, String) {
+        let (mut tables, mut indexes) = (String::new(), String::new());
+        for line in self.create_ddl().lines() {
+            let into = if line.starts_with("CREATE INDEX ") { &mut indexes } else { &mut tables };
+            into.push_str(line);
+            into.push('\n');
+        }
+        (tables, indexes)
+    }
+
     /// The views the query-service reads.
     pub fn point_views_ddl(&self) -> String {
         format!(
@@ -100,5 +115,20 @@ mod tests {
         for t in ["analytics_rollup_v4", "analytics_visitor_days_v4", "analytics_sessions_v4", "analytics_events_v4"] {
             assert!(ddl.contains(&format!("CREATE TABLE {t} (")), "{t}");
         }
+    }
+
+    #[test]
+    fn the_rebuild_split_keeps_every_statement_of_the_template() {
+        let v = AnalyticsTables::new(4);
+        let (tables, indexes) = v.rebuild_ddl();
+        let statements = |sql: &str| sql.matches(';').count();
+        assert_eq!(statements(&tables) + statements(&indexes), statements(&v.create_ddl()));
+        assert_eq!(tables.matches("CREATE TABLE ").count(), 4);
+        assert_eq!(tables.matches("CREATE TABLE ").count(), v.create_ddl().matches("CREATE TABLE ").count());
+        assert!(indexes.matches("CREATE INDEX ").count() >= 1, "{indexes}");
+        assert!(!tables.contains("CREATE INDEX") && !indexes.contains("TABLE"));
+        // One-line index statements, and nothing lost or added in the split.
+        assert!(indexes.lines().all(|l| l.ends_with(';')), "{indexes}");
+        assert_eq!(tables.len() + indexes.len(), v.create_ddl().len());
     }
 }

@@ -16,9 +16,17 @@ use crate::analytics::{
 };
 use crate::store::run_if;
 
-/// The rollup's counter columns, in [`crate::analytics::fold::Counters`] order.
-pub const COUNTERS: [&str; 8] =
+/// The rollup's counter columns, in the order of the fold's [`Counters`](super::fold::Counters).
+pub(crate) const COUNTERS: [&str; 8] =
     ["visitors", "hour_visitors", "visits", "bounces", "duration_ms", "pageviews", "events", "entries"];
+/// The columns of a sessions row, in the order both the live upsert and the rebuild's `COPY`
+/// send them.
+pub(crate) const SESSION_COLUMNS: &str = "site_id, local_date, visitor_id, seq, hour, started_at, last_at, pageviews, \
+    events, bounce, duration_ms, entry_page, exit_page, source, referrer, utm_source, utm_medium, utm_campaign, \
+    utm_content, utm_term, device, browser, os, country";
+/// The columns of an events row, likewise.
+pub(crate) const EVENT_COLUMNS: &str =
+    "site_id, local_date, position, hour, at, visitor_id, seq, name, pathname, props";
 
 /// The SQL of one version, formatted once.
 #[derive(Debug, Clone)]
@@ -52,9 +60,7 @@ impl AnalyticsStatements {
                  DO UPDATE SET state = EXCLUDED.state, last_position = EXCLUDED.last_position"
             ),
             upsert_sessions: format!(
-                "INSERT INTO {s} (site_id, local_date, visitor_id, seq, hour, started_at, last_at, pageviews, events, \
-                   bounce, duration_ms, entry_page, exit_page, source, referrer, utm_source, utm_medium, utm_campaign, \
-                   utm_content, utm_term, device, browser, os, country) \
+                "INSERT INTO {s} ({SESSION_COLUMNS}) \
                  SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::int4[], $5::int2[], $6::timestamptz[], \
                    $7::timestamptz[], $8::int4[], $9::int4[], $10::bool[], $11::int8[], $12::text[], $13::text[], \
                    $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], \
@@ -65,7 +71,7 @@ impl AnalyticsStatements {
                    exit_page = EXCLUDED.exit_page"
             ),
             insert_events: format!(
-                "INSERT INTO {e} (site_id, local_date, position, hour, at, visitor_id, seq, name, pathname, props) \
+                "INSERT INTO {e} ({EVENT_COLUMNS}) \
                  SELECT * FROM unnest($1::uuid[], $2::date[], $3::int8[], $4::int2[], $5::timestamptz[], $6::text[], \
                    $7::int4[], $8::text[], $9::text[], $10::jsonb[]) \
                  ON CONFLICT DO NOTHING"
