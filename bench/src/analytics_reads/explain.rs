@@ -6,10 +6,8 @@ use tokio_postgres::Client;
 
 use super::{Range, store};
 
-/// Executions before the one explained: Postgres switches a prepared statement to its
-/// generic plan after five, as it does for the query-service's pooled connections.
-const WARM_EXECUTIONS: usize = 6;
-
+/// Explains the statement's first execution, which Postgres plans for the actual values — as
+/// for the query-service, which prepares its statistics statements afresh every time.
 pub async fn breakdown(db: &Client, range: &Range) -> anyhow::Result<String> {
     db.batch_execute(&format!(
         "PREPARE tally_breakdown(uuid, date, date, text) AS {}",
@@ -17,9 +15,6 @@ pub async fn breakdown(db: &Client, range: &Range) -> anyhow::Result<String> {
     ))
     .await?;
     let args = format!("'{}', '{}', '{}', 'page'", store::site_id(0), range.first, range.last);
-    for _ in 0..WARM_EXECUTIONS {
-        db.batch_execute(&format!("EXECUTE tally_breakdown({args})")).await?;
-    }
     let rows = db.query(&format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE tally_breakdown({args})"), &[]).await?;
     db.batch_execute("DEALLOCATE tally_breakdown").await?;
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))

@@ -155,7 +155,7 @@ pub fn render(r: &AnalyticsReadsReport) -> String {
         "Tally read {} rollup rows per aggregate, {} page rows per breakdown",
         r.scanned.total_rows, r.scanned.page_rows
     );
-    let _ = writeln!(s, "The page breakdown's plan (EXPLAIN ANALYZE on the read DB, after warm executions):");
+    let _ = writeln!(s, "The page breakdown's plan (EXPLAIN ANALYZE on the read DB, planned for these values):");
     for line in r.breakdown_plan.lines() {
         let _ = writeln!(s, "  {line}");
     }
