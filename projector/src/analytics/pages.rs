@@ -10,43 +10,46 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     ProjectorError,
     analytics::{AnalyticsEvent, AnalyticsStatements, project_with_fallback, verify::Expected},
-    batch::{Triage, triage},
+    batch::Triage,
     dead_letters::{self, NewDeadLetter},
     fold::Verdict,
-    message::Message,
     project::Sharing,
-    rebuild::{Options, progress_bar, replay::CONSUMER},
+    rebuild::{
+        Options, progress_bar,
+        replay::{self, CONSUMER, Observe, Pick, Triaged},
+    },
 };
 
 fn filter() -> reader::Filter {
     reader::Filter { categories: vec!["analytics".to_owned()], event_types: vec![] }
 }
 
-/// A page read from the store, decoded and triaged.
-pub struct Page {
-    pub messages: Vec<Message>,
-    pub events: Vec<(usize, AnalyticsEvent)>,
-    /// Events that cannot be decoded: dead letters whatever the tables say.
-    pub letters: Vec<NewDeadLetter>,
-    /// The page's last position (0 for an empty page).
-    pub through: u64,
+/// A page of the analytics projection's events.
+pub type Page = Triaged<AnalyticsEvent>;
+
+impl Pick for AnalyticsEvent {
+    fn pick(triaged: Triage) -> Option<Self> {
+        if let Triage::Analytics(e) = triaged { Some(*e) } else { None }
+    }
 }
 
-impl Page {
-    pub fn new(page: Vec<RecordedEvent>) -> Self {
-        let through = page.last().map_or(0, |e| e.global_position);
-        let messages: Vec<Message> = page.into_iter().map(Message::from_recorded).collect();
-        let mut letters = Vec::new();
-        let mut events = Vec::with_capacity(messages.len());
-        for (i, m) in messages.iter().enumerate() {
-            match triage(m, 0, 0) {
-                Triage::Analytics(e) => events.push((i, *e)),
-                Triage::DeadLetter(reason) => letters.push(NewDeadLetter::from_message(m, reason)),
-                Triage::Project(_) | Triage::Skip | Triage::Ignore => {}
-            }
-        }
-        Page { messages, events, letters, through }
+impl Observe for Expected {
+    fn observe(&mut self, e: &RecordedEvent) {
+        Expected::observe(self, e);
     }
+}
+
+/// Reads the analytics pages after `after` up to (at least) `until` and sends them on,
+/// triaged, each observed by the verifier's `expected` first; the task returns `expected`.
+pub fn spawn_reader(
+    store: Pool,
+    after: u64,
+    until: u64,
+    page: usize,
+    expected: Expected,
+) -> (mpsc::Receiver<Result<Page, ProjectorError>>, tokio::task::JoinHandle<Expected>) {
+    // A few pages of read-ahead, so the event store works while the writer writes.
+    replay::spawn_reader(store, filter(), (after, until), page, 4, expected)
 }
 
 pub async fn read_page(store: &Pool, after: u64, page: usize) -> Result<Vec<RecordedEvent>, ProjectorError> {
@@ -58,40 +61,6 @@ pub async fn read_page(store: &Pool, after: u64, page: usize) -> Result<Vec<Reco
 pub async fn read_one(store: &Pool, position: i64) -> Result<Option<RecordedEvent>, ProjectorError> {
     let page = read_page(store, (position - 1).max(0) as u64, 1).await?;
     Ok(page.into_iter().find(|e| e.global_position as i64 == position))
-}
-
-/// Reads the pages after `after` up to (at least) `until` and sends them on, triaged, each
-/// observed by the verifier's `expected` first; the task returns `expected` at the end.
-pub fn spawn_reader(
-    store: Pool,
-    after: u64,
-    until: u64,
-    page: usize,
-    mut expected: Expected,
-) -> (mpsc::Receiver<Result<Page, ProjectorError>>, tokio::task::JoinHandle<Expected>) {
-    // A few pages of read-ahead, so the event store works while the writer writes.
-    let (tx, rx) = mpsc::channel(4);
-    let task = tokio::spawn(async move {
-        let mut after = after;
-        while after < until {
-            let events = match read_page(&store, after, page).await {
-                Ok(events) if events.is_empty() => break,
-                Ok(events) => events,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    break;
-                }
-            };
-            events.iter().for_each(|e| expected.observe(e));
-            let page = Page::new(events);
-            after = page.through;
-            if tx.send(Ok(page)).await.is_err() {
-                break;
-            }
-        }
-        expected
-    });
-    (rx, task)
 }
 
 /// What applying a page did.

@@ -225,8 +225,16 @@ async fn fill_verify_switch(
     // ETA without counting the store's profile events first (a scan of its own at 10 M).
     let bar = progress_bar(head, options.progress);
 
-    let (mut pages, reader_task) =
-        replay::spawn_reader(store.clone(), 0, head, options.page, Some(verify::Model::default()));
+    // A few pages of read-ahead: the writer pauses the fold for each bulk flush, and the
+    // reader keeps the event store busy meanwhile.
+    let (mut pages, reader_task) = replay::spawn_reader::<crate::decode::Event, _>(
+        store.clone(),
+        replay::filter(),
+        (0, head),
+        options.page,
+        8,
+        verify::Model::default(),
+    );
     let mut filler = fill::Filler::new(read, store, &statements, new.rebuild_ddl().1, &options);
     let mut events = 0u64;
     loop {
@@ -240,7 +248,6 @@ async fn fill_verify_switch(
     }
     let model = reader_task.await.map_err(|e| ProjectorError::Rebuild(format!("the reader task failed: {e}")))?;
     bar.finish_and_clear();
-    let model = model.ok_or_else(|| ProjectorError::Rebuild("the verifier lost its model".into()))?;
     if shutdown.is_cancelled() {
         return Err(interrupted());
     }

@@ -37,46 +37,75 @@ pub(crate) fn filter() -> reader::Filter {
     reader::Filter { categories: CATEGORIES.iter().map(|c| (*c).to_owned()).collect(), event_types: vec![] }
 }
 
-/// A page read from the store, already decoded and triaged (off the
-/// writer's path: the reader task does it while the writer writes).
-pub struct Prepared {
+/// A page read from the store, already decoded and triaged (off the writer's path: the
+/// reader task does it while the writer writes): the events of one projection (`E`), and the
+/// messages that cannot be decoded as dead letters.
+pub struct Triaged<E> {
     pub messages: Vec<Message>,
-    pub events: Vec<(usize, Event)>,
+    pub events: Vec<(usize, E)>,
+    /// Events that cannot be decoded: dead letters whatever the tables say.
     pub letters: Vec<NewDeadLetter>,
+    /// The page's last position (0 for an empty page).
     pub through: u64,
 }
 
-impl Prepared {
-    pub fn new(page: Vec<RecordedEvent>) -> Self {
+/// A page of the profiles projection's events.
+pub type Prepared = Triaged<Event>;
+
+/// The events a projection takes from the triage (the others on its topics it skips).
+pub(crate) trait Pick: Sized {
+    fn pick(triaged: Triage) -> Option<Self>;
+}
+
+impl Pick for Event {
+    fn pick(triaged: Triage) -> Option<Self> {
+        if let Triage::Project(e) = triaged { Some(e) } else { None }
+    }
+}
+
+impl<E> Triaged<E> {
+    pub(crate) fn new(page: Vec<RecordedEvent>) -> Self
+    where
+        E: Pick,
+    {
         let through = page.last().map_or(0, |e| e.global_position);
         let messages: Vec<Message> = page.into_iter().map(Message::from_recorded).collect();
         let mut letters = Vec::new();
         let mut events = Vec::with_capacity(messages.len());
         for (i, m) in messages.iter().enumerate() {
             match triage(m, 0, 0) {
-                Triage::Project(e) => events.push((i, e)),
                 Triage::DeadLetter(reason) => letters.push(NewDeadLetter::from_message(m, reason)),
-                Triage::Skip | Triage::Ignore | Triage::Analytics(_) => {}
+                other => events.extend(E::pick(other).map(|e| (i, e))),
             }
         }
-        Prepared { messages, events, letters, through }
+        Triaged { messages, events, letters, through }
     }
 }
 
-/// Reads pages after `after` up to (at least) `until` and sends them on,
-/// prepared, folding each into `model` first when one is given.
-pub fn spawn_reader(
+/// A verifier's independent recomputation, fed every event the reader reads.
+pub(crate) trait Observe: Send + 'static {
+    fn observe(&mut self, e: &RecordedEvent);
+}
+
+impl Observe for Model {
+    fn observe(&mut self, e: &RecordedEvent) {
+        Model::observe(self, e);
+    }
+}
+
+/// Reads the pages of `filter` after `after` up to (at least) `until` and sends them on,
+/// triaged, up to `ahead` pages ahead of the writer, each observed by `observer` first; the
+/// task returns the observer at the end.
+pub(crate) fn spawn_reader<E: Pick + Send + 'static, O: Observe>(
     store: Pool,
-    after: u64,
-    until: u64,
+    filter: reader::Filter,
+    (after, until): (u64, u64),
     page: usize,
-    mut model: Option<Model>,
-) -> (mpsc::Receiver<Result<Prepared, ProjectorError>>, tokio::task::JoinHandle<Option<Model>>) {
-    // A few pages of read-ahead: the writer pauses the fold for each bulk flush, and the
-    // reader keeps the event store busy meanwhile.
-    let (tx, rx) = mpsc::channel(8);
+    ahead: usize,
+    mut observer: O,
+) -> (mpsc::Receiver<Result<Triaged<E>, ProjectorError>>, tokio::task::JoinHandle<O>) {
+    let (tx, rx) = mpsc::channel(ahead.max(1));
     let task = tokio::spawn(async move {
-        let filter = filter();
         let mut after = after;
         while after < until {
             let page = match store.get().await {
@@ -91,15 +120,14 @@ pub fn spawn_reader(
                     break;
                 }
             };
-            after = page.last().map_or(after, |e| e.global_position);
-            if let Some(model) = model.as_mut() {
-                page.iter().for_each(|e| model.observe(e));
-            }
-            if tx.send(Ok(Prepared::new(page))).await.is_err() {
+            page.iter().for_each(|e| observer.observe(e));
+            let page = Triaged::new(page);
+            after = page.through;
+            if tx.send(Ok(page)).await.is_err() {
                 break;
             }
         }
-        model
+        observer
     });
     (rx, task)
 }
