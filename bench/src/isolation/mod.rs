@@ -239,17 +239,7 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
     let write_pool = Pool::new(single::connect(pg, args.baseline_pool).await?);
     let single_loaded = {
         let _phase = progress.phase("single loaded", plan.warmup + plan.duration, None);
-        let window = Window::after(plan.warmup, plan.duration);
-        let profiles = plan.profiles;
-        let writes = openloop::run(write_rate, window, MAX_IN_FLIGHT, write_pool, move |conn, k| {
-            single::write(conn, 0, k, rand::random_range(1..=profiles))
-        });
-        let (reads, writes, cpu) = tokio::join!(
-            baseline_reads(read_pool.clone(), plan.profiles, plan.read_rate, window),
-            writes,
-            usage::observe(window, postmaster, Vec::new())
-        );
-        Phase { reads, writes: Some(writes), cpu }
+        single_loaded_phase(&plan, read_pool.clone(), write_pool, write_rate, 0, postmaster).await
     };
     note(&progress, "single loaded", &single_loaded);
     progress.step_done();
@@ -269,17 +259,7 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
     let write_pool = Pool::new(single::connect(pg, plan.write_clients * 2).await?);
     let single_own = {
         let _phase = progress.phase("single loaded at its own share", plan.warmup + plan.duration, None);
-        let window = Window::after(plan.warmup, plan.duration);
-        let profiles = plan.profiles;
-        let writes = openloop::run(own_rate, window, MAX_IN_FLIGHT, write_pool, move |conn, k| {
-            single::write(conn, 2, k, rand::random_range(1..=profiles))
-        });
-        let (reads, writes, cpu) = tokio::join!(
-            baseline_reads(read_pool, plan.profiles, plan.read_rate, window),
-            writes,
-            usage::observe(window, postmaster, Vec::new())
-        );
-        Phase { reads, writes: Some(writes), cpu }
+        single_loaded_phase(&plan, read_pool, write_pool, own_rate, 2, postmaster).await
     };
     note(&progress, "single own", &single_own);
     progress.step_done();
@@ -302,6 +282,29 @@ pub async fn run(args: IsolationArgs) -> anyhow::Result<()> {
         bins,
     );
     report::emit(&report, args.common.json.as_deref())
+}
+
+/// The single database's reads next to its writes offered at `rate` (load run `run`, which
+/// keeps the handles it inserts unique).
+async fn single_loaded_phase(
+    plan: &Plan,
+    read_pool: std::sync::Arc<Pool<single::Conn>>,
+    write_pool: std::sync::Arc<Pool<single::Conn>>,
+    rate: f64,
+    run: u64,
+    postmaster: Option<i32>,
+) -> Phase {
+    let window = Window::after(plan.warmup, plan.duration);
+    let profiles = plan.profiles;
+    let writes = openloop::run(rate, window, MAX_IN_FLIGHT, write_pool, move |conn, k| {
+        single::write(conn, run, k, rand::random_range(1..=profiles))
+    });
+    let (reads, writes, cpu) = tokio::join!(
+        baseline_reads(read_pool, plan.profiles, plan.read_rate, window),
+        writes,
+        usage::observe(window, postmaster, Vec::new())
+    );
+    Phase { reads, writes: Some(writes), cpu }
 }
 
 fn note(progress: &Progress, name: &str, phase: &Phase) {
