@@ -143,7 +143,7 @@ async fn partitions_applied_concurrently_equal_a_rebuild() {
     assert_eq!(stored, 0);
     let entries: Vec<String> = rows(
         &h,
-        "SELECT value || '=' || sum(entries) FROM analytics_rollup WHERE dim = 'page' GROUP BY value ORDER BY 1",
+        "SELECT value || '=' || sum(entries) FROM analytics_rollup WHERE dim = 'page' AND hour = -1 GROUP BY value ORDER BY 1",
     )
     .await;
     let entered: Vec<String> = rows(

@@ -8,7 +8,11 @@ use tokio_postgres::NoTls;
 async fn migrations_apply_once_and_create_the_read_model() {
     let (_cluster, url) = tally_devstack::fresh_database().await.unwrap();
     let config = tokio_postgres::Config::from_str(&url).unwrap();
-    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 3, "V1 read model, V2 analytics, V3 entries");
+    assert_eq!(
+        tally_projector::migrate::run(&config).await.unwrap(),
+        4,
+        "V1 read model, V2 analytics, V3 entries, V4 spans"
+    );
     assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "a second run applies nothing");
 
     let (client, conn) = config.connect(NoTls).await.unwrap();
@@ -36,18 +40,20 @@ async fn migrations_apply_once_and_create_the_read_model() {
 }
 
 /// A database migrated by an older release refuses a binary whose copy of an applied migration
-/// differs (refinery compares checksums), so V1 and V2 — built from the version templates that
+/// differs (refinery compares checksums), so V1 to V3 — built from the version templates that
 /// every rebuild also uses — must keep their exact text. Changing a template means a new
-/// migration, as V3 did for `entries`.
+/// migration, as V3 did for `entries` and V4 for the spans.
 #[test]
 fn released_migrations_keep_their_text() {
-    let released: Vec<(u32, u64)> =
-        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 2).map(|(v, _, sum)| (v, sum)).collect();
-    assert_eq!(released, vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM)]);
+    let mut released: Vec<(u32, u64)> =
+        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 3).map(|(v, _, sum)| (v, sum)).collect();
+    released.sort_unstable();
+    assert_eq!(released, vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM), (3, V3_CHECKSUM)]);
 }
 
 const V1_CHECKSUM: u64 = 7_093_306_384_948_246_805;
 const V2_CHECKSUM: u64 = 2_308_099_346_536_276_801;
+const V3_CHECKSUM: u64 = 8_338_590_236_501_510_304;
 
 /// A read model an older release filled (page and entry-page rows, no `entries`) gets the
 /// column, filled from the entry-page rows, and the view shows it.
@@ -72,7 +78,7 @@ async fn v3_fills_the_page_rows_entries_from_the_entry_page_rows() {
         .await
         .unwrap();
 
-    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V3");
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(3)).await.unwrap(), 1, "V3");
     let rows = client
         .query(
             "SELECT site_id::text, local_date::text, value, entries, visits FROM analytics_rollup
@@ -95,5 +101,57 @@ async fn v3_fills_the_page_rows_entries_from_the_entry_page_rows() {
             row(2, "2026-11-01", "/a", 7, 7),
         ],
         "each page row's entries are its own day's and site's entry visits; the other counters are untouched"
+    );
+}
+
+/// Day rows an older release wrote get their week and month rows, summed per site, dimension
+/// and value; the total rows get none, and a stale span row is recomputed, not added to.
+#[tokio::test]
+async fn v4_sums_each_dimensions_day_rows_into_week_and_month_rows() {
+    let (_cluster, url) = tally_devstack::fresh_database().await.unwrap();
+    let config = tokio_postgres::Config::from_str(&url).unwrap();
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(3)).await.unwrap(), 3);
+    let (client, conn) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(conn);
+    // 2026-11-01 is a Sunday (week of Oct 26), 11-02 a Monday, 10-31 a Saturday.
+    client
+        .batch_execute(
+            "INSERT INTO analytics_rollup_v1 (site_id, dim, local_date, hour, value, visitors, visits, pageviews, entries) VALUES
+               ('00000000-0000-0000-0000-000000000001', 'page', '2026-10-31', -1, '/a', 1, 1, 1, 1),
+               ('00000000-0000-0000-0000-000000000001', 'page', '2026-11-01', -1, '/a', 2, 2, 3, 0),
+               ('00000000-0000-0000-0000-000000000001', 'page', '2026-11-02', -1, '/a', 4, 4, 5, 2),
+               ('00000000-0000-0000-0000-000000000001', 'source', '2026-11-02', -1, 'Google', 8, 8, 8, 0),
+               ('00000000-0000-0000-0000-000000000001', 'page', '2026-11-01', -3, '/a', 99, 99, 99, 99),
+               ('00000000-0000-0000-0000-000000000001', '', '2026-11-02', 9, '', 5, 5, 5, 0);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V4");
+    let rows = client
+        .query(
+            "SELECT dim, local_date::text, hour, value, visitors, visits, pageviews, entries FROM analytics_rollup
+             WHERE hour < -1 ORDER BY 1, 2, 3, 4",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let (dim, date, hour, value): (String, String, i16, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let c: [i64; 4] = [r.get(4), r.get(5), r.get(6), r.get(7)];
+            format!("{dim} {date} {hour} {value} {c:?}")
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "page 2026-10-01 -3 /a [1, 1, 1, 1]",
+            "page 2026-10-26 -2 /a [3, 3, 4, 1]",
+            "page 2026-11-01 -3 /a [6, 6, 8, 2]",
+            "page 2026-11-02 -2 /a [4, 4, 5, 2]",
+            "source 2026-11-01 -3 Google [8, 8, 8, 0]",
+            "source 2026-11-02 -2 Google [8, 8, 8, 0]",
+        ]
     );
 }

@@ -119,6 +119,20 @@ async fn check_breakdowns(api: &Api) {
     let durations: Vec<f64> =
         fast["rows"].as_array().unwrap().iter().map(|r| r["metrics"]["visit_duration"].as_f64().unwrap()).collect();
     assert_eq!(durations, [1000.0, 1000.0, 750.0, 1500.0]);
+    // Longer ranges are read as whole weeks and months, plus or minus days: January is one
+    // month row; Jan 6-11 is the week of Jan 5 minus Jan 5; the 30 days from D1 are January
+    // minus its first nine days plus days of February; the six weeks around D1 mix all three.
+    // Every one holds exactly D1 and D2.
+    for (first, last) in [
+        ("2026-01-01", "2026-01-31"),
+        ("2026-01-06", "2026-01-11"),
+        ("2026-01-10", "2026-02-08"),
+        ("2025-12-20", "2026-01-31"),
+    ] {
+        let wide =
+            api.get("breakdown", &format!("period=custom&start_date={first}&end_date={last}&dimension=page")).await;
+        assert_eq!(wide["rows"], fast["rows"], "{first}..{last}");
+    }
 
     // Exit pages after every move: S3, S5 on /; S1, S4 on /pricing; S2 /blog/post; S7 /blog.
     let exits = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=exit_page&order=visits")).await;

@@ -10,11 +10,19 @@ use super::{Range, store};
 /// for the query-service, which prepares its statistics statements afresh every time.
 pub async fn breakdown(db: &Client, range: &Range) -> anyhow::Result<String> {
     db.batch_execute(&format!(
-        "PREPARE tally_breakdown(uuid, date, date, text) AS {}",
+        "PREPARE tally_breakdown(uuid, int2[], date[], int8[], text) AS {}",
         tally_query_service::stats::ROLLUP_BREAKDOWN
     ))
     .await?;
-    let args = format!("'{}', '{}', '{}', 'page'", store::site_id(0), range.first, range.last);
+    let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last);
+    let array = |items: Vec<String>| format!("'{{{}}}'", items.join(","));
+    let args = format!(
+        "'{}', {}, {}, {}, 'page'",
+        store::site_id(0),
+        array(codes.iter().map(i16::to_string).collect()),
+        array(starts.iter().map(|d| d.to_string()).collect()),
+        array(signs.iter().map(i64::to_string).collect()),
+    );
     let rows = db.query(&format!("EXPLAIN (ANALYZE, BUFFERS) EXECUTE tally_breakdown({args})"), &[]).await?;
     db.batch_execute("DEALLOCATE tally_breakdown").await?;
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))

@@ -204,15 +204,27 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
 /// The rollup rows Tally's two statements read for the big site's range: what their latency
 /// grows with (recorded to explain a missed goal).
 async fn rollup_rows(db: &tokio_postgres::Client, range: &Range) -> anyhow::Result<report::Scanned> {
-    let rows = |dim: &'static str| async move {
-        let n: i64 = db
-            .query_one(
-                "SELECT count(*) FROM analytics_rollup WHERE site_id = $1 AND dim = $2 AND local_date BETWEEN $3 AND $4",
-                &[&store::site_id(0), &dim, &range.first, &range.last],
-            )
-            .await?
-            .get(0);
+    let site = store::site_id(0);
+    let count = |sql: &'static str, dim: &'static str| async move {
+        let n: i64 = db.query_one(sql, &[&site, &dim, &range.first, &range.last]).await?.get(0);
         anyhow::Ok(n as u64)
     };
-    Ok(report::Scanned { total_rows: rows("").await?, page_rows: rows("page").await? })
+    let days = "SELECT count(*) FROM analytics_rollup WHERE site_id = $1 AND dim = $2 \
+                AND local_date BETWEEN $3 AND $4 AND hour >= -1";
+    let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last);
+    let spanned: i64 = db
+        .query_one(
+            "SELECT count(*) FROM unnest($3::int2[], $4::date[]) AS t(hour, local_date) \
+             JOIN analytics_rollup r ON r.site_id = $1 AND r.dim = $2 AND r.local_date = t.local_date \
+               AND r.hour = t.hour",
+            &[&site, &"page", &codes, &starts],
+        )
+        .await?
+        .get(0);
+    Ok(report::Scanned {
+        total_rows: count(days, "").await?,
+        page_spans: signs.len(),
+        page_rows: spanned as u64,
+        page_day_rows: count(days, "page").await?,
+    })
 }

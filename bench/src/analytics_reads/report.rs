@@ -29,11 +29,15 @@ pub struct Preparation {
 }
 
 /// Rollup rows of the big site's range: the aggregate reads the total rows, the page
-/// breakdown the page rows.
+/// breakdown the page rows of the range's whole spans (weeks, months, days).
 #[derive(Debug, Serialize)]
 pub struct Scanned {
     pub total_rows: u64,
+    /// The spans the range is read as.
+    pub page_spans: usize,
     pub page_rows: u64,
+    /// The page rows a day at a time would have been.
+    pub page_day_rows: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -152,8 +156,8 @@ pub fn render(r: &AnalyticsReadsReport) -> String {
     );
     let _ = writeln!(
         s,
-        "Tally read {} rollup rows per aggregate, {} page rows per breakdown",
-        r.scanned.total_rows, r.scanned.page_rows
+        "Tally read {} rollup rows per aggregate, {} page rows per breakdown ({} spans; {} rows a day at a time)",
+        r.scanned.total_rows, r.scanned.page_rows, r.scanned.page_spans, r.scanned.page_day_rows
     );
     let _ = writeln!(s, "The page breakdown's plan (EXPLAIN ANALYZE on the read DB, planned for these values):");
     for line in r.breakdown_plan.lines() {

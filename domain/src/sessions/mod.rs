@@ -30,9 +30,11 @@
 
 mod contribution;
 mod model;
+mod span;
 
 pub use contribution::{Delta, Metric};
 pub use model::{Bucket, Dim, Hit, HitKind, Rules, Seen, Session, SessionAttributes, VisitorDay};
+pub use span::{Span, Term, cover};
 
 #[cfg(test)]
 mod tests;

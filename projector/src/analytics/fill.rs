@@ -253,7 +253,7 @@ impl<'a> Filler<'a> {
     /// Writes the rollup sums (rows whose deltas cancelled out carry nothing) and starts
     /// summing afresh.
     async fn write_rollup(&mut self) -> Result<(), Failure> {
-        self.fold.prune();
+        self.fold.seal();
         let rollup = take(&mut self.fold.rollup);
         let values = take(&mut self.fold.values);
         let mut rows: Vec<_> = rollup.iter().collect();

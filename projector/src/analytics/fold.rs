@@ -9,7 +9,7 @@
 use foldhash::fast::RandomState;
 
 use chrono::NaiveDate;
-use tally_domain::sessions::{Dim, Metric, Rules, Session, VisitorDay};
+use tally_domain::sessions::{Dim, Metric, Rules, Session, Span, VisitorDay};
 use uuid::Uuid;
 
 /// The fold's maps: keyed by values of this batch, so a fast hasher is safe.
@@ -67,7 +67,8 @@ fn slot(m: Metric) -> usize {
     }
 }
 
-/// The `hour` of every rollup row but the total row's.
+/// The `hour` of every rollup row but the total row's, as the fold writes them: whole days
+/// (their weeks' and months' rows are added by [`AnalyticsFold::seal`]).
 pub const WHOLE_DAY: i16 = -1;
 
 /// The hour a delta's row is keyed by. Only the total row is ever read per hour (hourly time
@@ -76,6 +77,8 @@ pub const WHOLE_DAY: i16 = -1;
 pub fn rollup_hour(dim: Dim, hour: u8) -> i16 {
     if dim == Dim::Total { i16::from(hour) } else { WHOLE_DAY }
 }
+
+const _: () = assert!(WHOLE_DAY == -1, "the day span's code, `Span::Day.code()`");
 
 /// A visitor-day as loaded and as changed.
 #[derive(Debug, Clone, Default)]
@@ -137,8 +140,25 @@ impl<'a> AnalyticsFold<'a> {
         Verdict::Applied
     }
 
-    /// Drops rollup rows whose deltas cancelled out.
-    pub fn prune(&mut self) {
+    /// Makes the rollup rows ready to write, once, just before they are: each day row's
+    /// counters are also added to its week's and its month's row (a breakdown reads whole
+    /// spans, `tally_domain::sessions::span`), then rows whose deltas cancelled out are
+    /// dropped. Done per row rather than per delta, so the fold's hot path is unchanged.
+    pub fn seal(&mut self) {
+        let wider: Vec<(RollupKey, Counters)> = self
+            .rollup
+            .iter()
+            .filter(|(k, _)| k.3 == WHOLE_DAY)
+            .flat_map(|(&(site, dim, date, _, value), c)| {
+                Span::WIDER_THAN_DAY.map(|span| ((site, dim, span.start(date), span.code(), value), *c))
+            })
+            .collect();
+        for (key, counters) in wider {
+            let row = self.rollup.entry(key).or_default();
+            for (sum, v) in row.iter_mut().zip(counters) {
+                *sum += v;
+            }
+        }
         self.rollup.retain(|_, c| c.iter().any(|v| *v != 0));
     }
 }
@@ -146,6 +166,30 @@ impl<'a> AnalyticsFold<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealing_adds_each_day_row_to_its_week_and_month_and_drops_empty_rows() {
+        let site = Uuid::nil();
+        let (sun, mon) = (NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
+        let mut fold = AnalyticsFold::default();
+        let page = fold.values.intern("/");
+        let mut c = Counters::default();
+        c[slot(Metric::Pageviews)] = 2;
+        fold.rollup.insert((site, Dim::Page, sun, WHOLE_DAY, page), c);
+        fold.rollup.insert((site, Dim::Page, mon, WHOLE_DAY, page), c);
+        fold.rollup.insert((site, Dim::Total, mon, 9, page), c);
+        fold.rollup.insert((site, Dim::Source, mon, WHOLE_DAY, page), Counters::default());
+        fold.seal();
+        let get = |date, span: Span| fold.rollup.get(&(site, Dim::Page, date, span.code(), page)).copied();
+        let (oct26, nov) =
+            (NaiveDate::from_ymd_opt(2026, 10, 26).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        assert_eq!(get(oct26, Span::Week).map(|c| c[5]), Some(2), "Sunday's week started in October");
+        assert_eq!(get(mon, Span::Week).map(|c| c[5]), Some(2));
+        assert_eq!(get(nov, Span::Month).map(|c| c[5]), Some(4), "both days are in November");
+        assert_eq!(get(sun, Span::Day).map(|c| c[5]), Some(2));
+        // The hourly total row gets no spans; the empty source row is dropped.
+        assert_eq!(fold.rollup.len(), 6, "{:?}", fold.rollup.keys().collect::<Vec<_>>());
+    }
 
     #[test]
     fn only_the_total_row_is_kept_per_hour() {

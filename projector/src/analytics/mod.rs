@@ -32,7 +32,7 @@ pub async fn project(
     let keys: Vec<_> = events.iter().map(|e| e.key()).collect::<BTreeSet<_>>().into_iter().collect();
     let mut fold = statements.load(tx, &keys, sharing == Sharing::Shared).await?;
     let verdicts = events.iter().map(|e| fold.apply(rules, e)).collect();
-    fold.prune();
+    fold.seal();
     statements.write(tx, &fold).await?;
     Ok(verdicts)
 }

@@ -4,6 +4,10 @@
 /// The name of the analytics projection in `projections`.
 pub const ANALYTICS: &str = "analytics";
 
+use tally_domain::sessions::Span;
+
+use super::store::COUNTERS;
+
 const TEMPLATE: &str = include_str!("../../sql/analytics.sql");
 const ENTRIES: &str = include_str!("../../sql/analytics_entries.sql");
 
@@ -101,6 +105,43 @@ pub fn entries_migration() -> String {
            EXECUTE format('CREATE OR REPLACE VIEW analytics_rollup AS SELECT * FROM analytics_rollup_v%s', v); \
          END $migration$;",
         entries = ENTRIES.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ")
+    )
+}
+
+/// The week and month rows of a rollup table recomputed from its day rows (dimensions other
+/// than the total), as `site_id, dim, local_date, hour, value` and the counters: what
+/// [`AnalyticsFold::seal`](super::fold::AnalyticsFold::seal) adds as it writes. Postgres'
+/// weeks start on Monday, as [`Span::Week`]'s do.
+pub fn span_sums(table: &str) -> String {
+    let (day, week, month) = (Span::Day.code(), Span::Week.code(), Span::Month.code());
+    format!(
+        "SELECT site_id, dim, (CASE x.hour WHEN {week} THEN date_trunc('week', local_date) \
+                ELSE date_trunc('month', local_date) END)::date AS local_date, x.hour, value, {sums} \
+         FROM {table} CROSS JOIN (VALUES ({week}::int2), ({month}::int2)) AS x(hour) \
+         WHERE dim <> '' AND {table}.hour = {day} GROUP BY 1, 2, 3, 4, 5",
+        sums = COUNTERS.map(|c| format!("sum({c})::int8 AS {c}")).join(", ")
+    )
+}
+
+/// Migration V4: the week and month rows of the active version, summed from its day rows
+/// (recomputed whole, so running it on rows a newer projector already spread is harmless).
+/// As with V3, a projector of an older release still running during a rolling upgrade writes
+/// day rows only; `projector rebuild analytics` re-derives the spans, and its verification
+/// counts rows that disagree with their days. The query-service that reads the spans must
+/// follow the projector that migrates, not lead it.
+pub fn spans_migration() -> String {
+    let (week, month) = (Span::Week.code(), Span::Month.code());
+    let table = "analytics_rollup_v%1$s";
+    format!(
+        "DO $migration$ \
+         DECLARE v int; \
+         BEGIN \
+           SELECT active_version INTO v FROM projections WHERE name = '{ANALYTICS}'; \
+           EXECUTE format('DELETE FROM {table} WHERE hour IN ({week}, {month})', v); \
+           EXECUTE format('INSERT INTO {table} (site_id, dim, local_date, hour, value, {cols}) {sums}', v); \
+         END $migration$;",
+        cols = COUNTERS.join(", "),
+        sums = span_sums(table).replace('\'', "''"),
     )
 }
 

@@ -9,7 +9,7 @@ use tally_event_store::RecordedEvent;
 use tally_proto::{convert::event_types::ANALYTICS_EVENT_RECORDED, v1};
 use tokio_postgres::GenericClient;
 
-use crate::analytics::schema::AnalyticsTables;
+use crate::analytics::{schema::AnalyticsTables, store::COUNTERS};
 
 /// Figures recomputed from the raw payloads, independently of the
 /// projector's decoding and sessionisation.
@@ -57,7 +57,7 @@ impl Expected {
     }
 }
 
-const FIGURES: [&str; 10] = [
+const FIGURES: [&str; 11] = [
     "events rows",
     "pageview rows",
     "distinct visitor-days in events",
@@ -68,6 +68,7 @@ const FIGURES: [&str; 10] = [
     "rollup Σ bounces − bouncing sessions",
     "rollup Σ duration_ms − sessions Σ duration_ms",
     "rollup Σ page entries − sessions with an entry page",
+    "week and month rows unequal to the sums of their days",
 ];
 
 /// The figures measured on the new tables by SQL.
@@ -80,15 +81,27 @@ pub async fn measure(
                       count(DISTINCT (site_id, local_date, visitor_id)) AS vd FROM {e}), \
               s AS (SELECT count(*) AS n, count(*) FILTER (WHERE bounce) AS b, COALESCE(sum(duration_ms), 0) AS d, \
                       count(entry_page) AS en FROM {s}), \
-              p AS (SELECT COALESCE(sum(entries), 0) AS en FROM {r} WHERE dim = 'page'), \
+              p AS (SELECT COALESCE(sum(entries), 0) AS en FROM {r} WHERE dim = 'page' AND hour = -1), \
+              sp AS (SELECT count(*) AS bad FROM \
+                      (SELECT site_id, dim, (CASE x.hour WHEN -2 THEN date_trunc('week', local_date) \
+                                ELSE date_trunc('month', local_date) END)::date AS local_date, x.hour, value, \
+                              ARRAY[{sums}]::int8[] AS c \
+                         FROM {r} CROSS JOIN (VALUES (-2::int2), (-3::int2)) x(hour) \
+                        WHERE dim <> '' AND {r}.hour = -1 GROUP BY 1, 2, 3, 4, 5) want \
+                      FULL JOIN (SELECT site_id, dim, local_date, hour, value, ARRAY[{cols}] AS c FROM {r} \
+                                  WHERE hour IN (-2, -3)) got USING (site_id, dim, local_date, hour, value) \
+                      WHERE COALESCE(want.c, {zeros}) <> COALESCE(got.c, {zeros})), \
               r AS (SELECT COALESCE(sum(events), 0) AS ev, COALESCE(sum(pageviews), 0) AS pv, \
                       COALESCE(sum(visitors), 0) AS vi, COALESCE(sum(visits), 0) AS vs, \
                       COALESCE(sum(bounces), 0) AS b, COALESCE(sum(duration_ms), 0) AS d FROM {r} WHERE dim = '') \
          SELECT e.n, e.pv, e.vd, r.ev::int8, r.pv::int8, r.vi::int8, (r.vs - s.n)::int8, (r.b - s.b)::int8, \
-                (r.d - s.d)::int8, (p.en - s.en)::int8 FROM e, s, r, p",
+                (r.d - s.d)::int8, (p.en - s.en)::int8, sp.bad FROM e, s, r, p, sp",
         e = t.events,
         s = t.sessions,
-        r = t.rollup
+        r = t.rollup,
+        sums = COUNTERS.map(|c| format!("sum({c})")).join(", "),
+        cols = COUNTERS.join(", "),
+        zeros = format!("'{{{}}}'::int8[]", ["0"; COUNTERS.len()].join(",")),
     );
     let row = client.query_one(&sql, &[]).await?;
     Ok(FIGURES.iter().enumerate().map(|(i, name)| (*name, row.get::<_, i64>(i))).collect())
@@ -102,6 +115,7 @@ pub fn compare(expected: &Expected, measured: &[(&'static str, i64)]) -> Vec<Str
         expected.events,
         expected.pageviews,
         expected.visitor_days.len() as i64,
+        0,
         0,
         0,
         0,

@@ -13,8 +13,9 @@ mod period;
 pub mod realtime;
 mod sql;
 
-/// The unfiltered breakdown's statement (`tally-bench analytics-reads` shows its plan).
-pub use sql::ROLLUP_BREAKDOWN;
+/// The unfiltered breakdown's statement and its parameters for a range (`tally-bench
+/// analytics-reads` shows its plan).
+pub use sql::{ROLLUP_BREAKDOWN, spans};
 
 use std::collections::HashMap;
 
@@ -130,8 +131,9 @@ impl Reads {
             && scope.filters.is_empty()
             && scope.goal.is_none()
         {
+            let (codes, starts, signs) = sql::spans(range.start, range.end);
             let mut out = HashMap::new();
-            for row in client.query(sql::ROLLUP_BREAKDOWN, &[&scope.site, &range.start, &range.end, &dim]).await? {
+            for row in client.query(sql::ROLLUP_BREAKDOWN, &[&scope.site, &codes, &starts, &signs, &dim]).await? {
                 let (k, c) = counts(&row)?;
                 out.insert(k, c);
             }

@@ -9,6 +9,8 @@
 //! where they started. Bounce rate is over the sessions that entered on a
 //! filtered page (or on the row's page in a page breakdown).
 
+use chrono::NaiveDate;
+use tally_domain::sessions::cover;
 use tokio_postgres::types::ToSql;
 
 use super::model::{Dimension, Filter, Goal, Interval, Operator};
@@ -159,24 +161,41 @@ pub fn rollup(interval: Option<Interval>) -> String {
 }
 
 /// The fast path for unfiltered breakdowns by a session attribute, a page or
-/// an event name (`$4` = the rollup dimension): those rows carry exactly
+/// an event name (`$5` = the rollup dimension): those rows carry exactly
 /// what the exact path computes — visitors first seen per (day, value), the
 /// visits (that started with / contained the value), their bounces,
 /// durations, pageviews and events. The bounce rate's denominator is the
 /// visits that entered on the page for pages (the page rows' `entries`), else
-/// the visits themselves. One scan of one dimension's rows: the entries used to
-/// come from the entry-page rows, which made a page breakdown read and group
-/// both sets (1.7x the rows).
-pub const ROLLUP_BREAKDOWN: &str = "SELECT value, sum(visitors)::int8, sum(visits)::int8, sum(pageviews)::int8, \
-       sum(events)::int8, (CASE WHEN $4 = 'page' THEN sum(entries) ELSE sum(visits) END)::int8, sum(bounces)::int8, \
-       sum(duration_ms)::int8, 0::int8 \
-     FROM analytics_rollup WHERE site_id = $1 AND dim = $4 AND local_date BETWEEN $2 AND $3 GROUP BY value \
-     HAVING sum(visitors) <> 0 OR sum(visits) <> 0 OR sum(events) <> 0";
+/// the visits themselves.
+///
+/// The range is read as whole spans ([`tally_domain::sessions::cover`]): `$2`
+/// the spans' codes (the rows' `hour`), `$3` their first days, `$4` their signs.
+/// A 30-day range is at most 10 spans, so the statement groups at most 10 rows
+/// per value instead of 30 (and the twelve-month period at most 20).
+pub const ROLLUP_BREAKDOWN: &str = "SELECT value, sum(visitors * t.w)::int8, sum(visits * t.w)::int8, \
+       sum(pageviews * t.w)::int8, sum(events * t.w)::int8, \
+       (CASE WHEN $5 = 'page' THEN sum(entries * t.w) ELSE sum(visits * t.w) END)::int8, sum(bounces * t.w)::int8, \
+       sum(duration_ms * t.w)::int8, 0::int8 \
+     FROM unnest($2::int2[], $3::date[], $4::int8[]) AS t(hour, local_date, w) \
+     JOIN analytics_rollup r ON r.site_id = $1 AND r.dim = $5 AND r.local_date = t.local_date AND r.hour = t.hour \
+     GROUP BY value \
+     HAVING sum(visitors * t.w) <> 0 OR sum(visits * t.w) <> 0 OR sum(events * t.w) <> 0";
+
+/// [`ROLLUP_BREAKDOWN`]'s `$2..$4` for a range.
+pub fn spans(start: NaiveDate, end: NaiveDate) -> (Vec<i16>, Vec<NaiveDate>, Vec<i64>) {
+    let terms = cover(start, end);
+    (
+        terms.iter().map(|t| t.span.code()).collect(),
+        terms.iter().map(|t| t.start).collect(),
+        terms.iter().map(|t| i64::from(t.sign)).collect(),
+    )
+}
 
 /// Visitors of the range who reached `goal`, from the rollups' page and
-/// event-name rows (`$4` = dimension, `$5` = value).
+/// event-name day rows (`$4` = dimension, `$5` = value; `hour = -1` is
+/// `Span::Day`'s code).
 pub const ROLLUP_CONVERTED: &str = "SELECT COALESCE(sum(visitors), 0)::int8 FROM analytics_rollup \
-     WHERE site_id = $1 AND dim = $4 AND value = $5 AND local_date BETWEEN $2 AND $3";
+     WHERE site_id = $1 AND dim = $4 AND value = $5 AND hour = -1 AND local_date BETWEEN $2 AND $3";
 
 /// Distinct visitor ids with an event in the 5 minutes up to `$2`.
 pub const REALTIME: &str = "SELECT count(DISTINCT visitor_id)::int8 FROM analytics_events \
@@ -184,3 +203,24 @@ pub const REALTIME: &str = "SELECT count(DISTINCT visitor_id)::int8 FROM analyti
 
 /// The site's time zone (and whether it exists).
 pub const SITE_TIME_ZONE: &str = "SELECT time_zone FROM sites WHERE id = $1";
+
+#[cfg(test)]
+mod tests {
+    use tally_domain::sessions::Span;
+
+    use super::*;
+
+    #[test]
+    fn conversions_read_day_rows_only() {
+        assert!(ROLLUP_CONVERTED.contains(&format!("hour = {}", Span::Day.code())));
+    }
+
+    #[test]
+    fn a_range_becomes_parallel_arrays_of_its_spans() {
+        let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let (codes, starts, signs) = spans(d(10, 1), d(10, 30));
+        assert_eq!(codes, vec![Span::Month.code(), Span::Day.code()]);
+        assert_eq!(starts, vec![d(10, 1), d(10, 31)]);
+        assert_eq!(signs, vec![1, -1]);
+    }
+}
