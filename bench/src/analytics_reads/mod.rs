@@ -152,7 +152,7 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
     query.ensure_running()?;
     query.stop().await?;
     let scanned = rollup_rows(&read_db, &range).await?;
-    let breakdown_plan = explain::breakdown(&read_db, &range).await?;
+    let breakdown_plan = explain::breakdown(&read_db, &range, plan.limit).await?;
     progress.step_done();
 
     progress.note("baseline (a): the naive GROUP BY over the raw table");

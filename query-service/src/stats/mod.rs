@@ -15,7 +15,7 @@ mod sql;
 
 /// The unfiltered breakdown's statement and its parameters for a range (`tally-bench
 /// analytics-reads` shows its plan).
-pub use sql::{ROLLUP_BREAKDOWN, spans};
+pub use sql::{rollup_breakdown, spans};
 
 use std::collections::HashMap;
 
@@ -119,11 +119,15 @@ impl Reads {
     /// on-disk sort for a page breakdown over 90,000 rows (`tally-bench analytics-reads`
     /// prints the plan). Preparing costs one round trip and a fraction of a millisecond of
     /// planning; these statements run for milliseconds.
+    ///
+    /// `top` (a breakdown's order and how many rows it shows, from the first) lets a
+    /// breakdown over the rollups return just those rows; other paths return every group.
     async fn grouped(
         &self,
         scope: &Scope,
         range: DateRange,
         grouping: &Grouping,
+        top: Option<(Order, usize)>,
     ) -> Result<HashMap<String, Counts>, ReadError> {
         let client = self.pool().get().await?;
         if let Grouping::Value(d) = grouping
@@ -132,8 +136,19 @@ impl Reads {
             && scope.goal.is_none()
         {
             let (codes, starts, signs) = sql::spans(range.start, range.end);
+            let rows = match top {
+                Some((order, n)) => {
+                    let n = i64::try_from(n).unwrap_or(i64::MAX);
+                    let sql = sql::rollup_breakdown(Some(order));
+                    let label = d.empty_label();
+                    client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim, &label, &n]).await?
+                }
+                None => {
+                    client.query(&sql::rollup_breakdown(None), &[&scope.site, &codes, &starts, &signs, &dim]).await?
+                }
+            };
             let mut out = HashMap::new();
-            for row in client.query(sql::ROLLUP_BREAKDOWN, &[&scope.site, &codes, &starts, &signs, &dim]).await? {
+            for row in rows {
                 let (k, c) = counts(&row)?;
                 out.insert(k, c);
             }
@@ -185,9 +200,9 @@ impl Reads {
     pub async fn aggregate(&self, scope: &Scope) -> Result<(Ranges, Metrics, Option<Metrics>), ReadError> {
         let ranges = self.ranges(scope).await?;
         let total = |m: HashMap<String, Counts>| Metrics::from(m.get("").copied().unwrap_or_default());
-        let current = total(self.grouped(scope, ranges.current, &Grouping::None).await?);
+        let current = total(self.grouped(scope, ranges.current, &Grouping::None, None).await?);
         let previous = match ranges.previous {
-            Some(r) => Some(total(self.grouped(scope, r, &Grouping::None).await?)),
+            Some(r) => Some(total(self.grouped(scope, r, &Grouping::None, None).await?)),
             None => None,
         };
         Ok((ranges, current, previous))
@@ -208,9 +223,9 @@ impl Reads {
                 .collect()
         };
         let grouping = Grouping::Time(interval);
-        let points = series(ranges.current, self.grouped(scope, ranges.current, &grouping).await?);
+        let points = series(ranges.current, self.grouped(scope, ranges.current, &grouping, None).await?);
         let previous = match ranges.previous {
-            Some(r) => series(r, self.grouped(scope, r, &grouping).await?),
+            Some(r) => series(r, self.grouped(scope, r, &grouping, None).await?),
             None => Vec::new(),
         };
         Ok((ranges, Series { points, previous }))
@@ -228,9 +243,12 @@ impl Reads {
     ) -> Result<(Ranges, BreakdownPage), ReadError> {
         let ranges = self.ranges(scope).await?;
         let grouping = Grouping::Value(dimension.clone());
-        let current = self.grouped(scope, ranges.current, &grouping).await?;
+        // One row past the page says whether there is a next one. The previous range is
+        // looked up by the current rows' values, so it is read whole.
+        let top = Some((order, offset.saturating_add(size).saturating_add(1)));
+        let current = self.grouped(scope, ranges.current, &grouping, top).await?;
         let previous = match ranges.previous {
-            Some(r) => Some(self.grouped(scope, r, &grouping).await?),
+            Some(r) => Some(self.grouped(scope, r, &grouping, None).await?),
             None => None,
         };
         let mut rows: Vec<Row> = current

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use tally_domain::sessions::cover;
 use tokio_postgres::types::ToSql;
 
-use super::model::{Dimension, Filter, Goal, Interval, Operator};
+use super::model::{Dimension, Filter, Goal, Interval, Operator, Order};
 
 /// A statement parameter.
 pub type Param = Box<dyn ToSql + Sync + Send>;
@@ -172,16 +172,48 @@ pub fn rollup(interval: Option<Interval>) -> String {
 /// the spans' codes (the rows' `hour`), `$3` their first days, `$4` their signs.
 /// A 30-day range is at most 10 spans, so the statement groups at most 10 rows
 /// per value instead of 30 (and the twelve-month period at most 20).
-pub const ROLLUP_BREAKDOWN: &str = "SELECT value, sum(visitors * t.w)::int8, sum(visits * t.w)::int8, \
-       sum(pageviews * t.w)::int8, sum(events * t.w)::int8, \
-       (CASE WHEN $5 = 'page' THEN sum(entries * t.w) ELSE sum(visits * t.w) END)::int8, sum(bounces * t.w)::int8, \
-       sum(duration_ms * t.w)::int8, 0::int8 \
-     FROM unnest($2::int2[], $3::date[], $4::int8[]) AS t(hour, local_date, w) \
-     JOIN analytics_rollup r ON r.site_id = $1 AND r.dim = $5 AND r.local_date = t.local_date AND r.hour = t.hour \
-     GROUP BY value \
-     HAVING sum(visitors * t.w) <> 0 OR sum(visits * t.w) <> 0 OR sum(events * t.w) <> 0";
+///
+/// With `top`, only the first rows in that order are returned (`$6` the empty
+/// value's label, `$7` how many): the order [`super::Reads::breakdown`] sorts
+/// by — the key descending, then the shown value in byte order (`COLLATE "C"`,
+/// as Rust compares strings) — so the page it cuts is the same, and a breakdown
+/// over thousands of values sends a page of them rather than all.
+pub fn rollup_breakdown(top: Option<Order>) -> String {
+    let sum = |c: &str| format!("sum({c} * t.w)");
+    let mut sql = format!(
+        "SELECT value, {visitors}::int8, {visits}::int8, {pageviews}::int8, {events}::int8, \
+                (CASE WHEN $5 = 'page' THEN {entries} ELSE {visits} END)::int8, {bounces}::int8, \
+                {duration}::int8, 0::int8 \
+         FROM unnest($2::int2[], $3::date[], $4::int8[]) AS t(hour, local_date, w) \
+         JOIN analytics_rollup r ON r.site_id = $1 AND r.dim = $5 AND r.local_date = t.local_date \
+           AND r.hour = t.hour \
+         GROUP BY value HAVING {visitors} <> 0 OR {visits} <> 0 OR {events} <> 0",
+        visitors = sum("visitors"),
+        visits = sum("visits"),
+        pageviews = sum("pageviews"),
+        events = sum("events"),
+        entries = sum("entries"),
+        bounces = sum("bounces"),
+        duration = sum("duration_ms"),
+    );
+    if let Some(order) = top {
+        let key = match order {
+            Order::Visitors => Some("visitors"),
+            Order::Visits => Some("visits"),
+            Order::Pageviews => Some("pageviews"),
+            Order::Events => Some("events"),
+            Order::Value => None,
+        };
+        sql.push_str(" ORDER BY ");
+        if let Some(k) = key {
+            sql.push_str(&format!("{} DESC, ", sum(k)));
+        }
+        sql.push_str("(CASE WHEN value = '' THEN $6::text ELSE value END) COLLATE \"C\" LIMIT $7::int8");
+    }
+    sql
+}
 
-/// [`ROLLUP_BREAKDOWN`]'s `$2..$4` for a range.
+/// [`rollup_breakdown`]'s `$2..$4` for a range.
 pub fn spans(start: NaiveDate, end: NaiveDate) -> (Vec<i16>, Vec<NaiveDate>, Vec<i64>) {
     let terms = cover(start, end);
     (
