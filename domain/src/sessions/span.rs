@@ -51,7 +51,7 @@ impl Span {
 
     /// The rollup table's marker for a row of this span, kept in its `hour` column: hours
     /// 0–23 are the total row's (the only one read per hour), so negative values are free.
-    pub fn code(self) -> i16 {
+    pub const fn code(self) -> i16 {
         match self {
             Span::Day => -1,
             Span::Week => -2,

@@ -69,7 +69,7 @@ fn slot(m: Metric) -> usize {
 
 /// The `hour` of every rollup row but the total row's, as the fold writes them: whole days
 /// (their weeks' and months' rows are added by [`AnalyticsFold::seal`]).
-pub const WHOLE_DAY: i16 = -1;
+pub const WHOLE_DAY: i16 = Span::Day.code();
 
 /// The hour a delta's row is keyed by. Only the total row is ever read per hour (hourly time
 /// series); the other dimensions are only summed over whole days (breakdowns, conversions),
@@ -77,8 +77,6 @@ pub const WHOLE_DAY: i16 = -1;
 pub fn rollup_hour(dim: Dim, hour: u8) -> i16 {
     if dim == Dim::Total { i16::from(hour) } else { WHOLE_DAY }
 }
-
-const _: () = assert!(WHOLE_DAY == -1, "the day span's code, `Span::Day.code()`");
 
 /// A visitor-day as loaded and as changed.
 #[derive(Debug, Clone, Default)]

@@ -5,11 +5,15 @@
 use std::collections::HashMap;
 
 use prost::Message as _;
+use tally_domain::sessions::Span;
 use tally_event_store::RecordedEvent;
 use tally_proto::{convert::event_types::ANALYTICS_EVENT_RECORDED, v1};
 use tokio_postgres::GenericClient;
 
-use crate::analytics::{schema::AnalyticsTables, store::COUNTERS};
+use crate::analytics::{
+    schema::{AnalyticsTables, span_sums},
+    store::COUNTERS,
+};
 
 /// Figures recomputed from the raw payloads, independently of the
 /// projector's decoding and sessionisation.
@@ -81,15 +85,11 @@ pub async fn measure(
                       count(DISTINCT (site_id, local_date, visitor_id)) AS vd FROM {e}), \
               s AS (SELECT count(*) AS n, count(*) FILTER (WHERE bounce) AS b, COALESCE(sum(duration_ms), 0) AS d, \
                       count(entry_page) AS en FROM {s}), \
-              p AS (SELECT COALESCE(sum(entries), 0) AS en FROM {r} WHERE dim = 'page' AND hour = -1), \
+              p AS (SELECT COALESCE(sum(entries), 0) AS en FROM {r} WHERE dim = 'page' AND hour = {day}), \
               sp AS (SELECT count(*) AS bad FROM \
-                      (SELECT site_id, dim, (CASE x.hour WHEN -2 THEN date_trunc('week', local_date) \
-                                ELSE date_trunc('month', local_date) END)::date AS local_date, x.hour, value, \
-                              ARRAY[{sums}]::int8[] AS c \
-                         FROM {r} CROSS JOIN (VALUES (-2::int2), (-3::int2)) x(hour) \
-                        WHERE dim <> '' AND {r}.hour = -1 GROUP BY 1, 2, 3, 4, 5) want \
+                      (SELECT site_id, dim, local_date, hour, value, ARRAY[{cols}] AS c FROM ({spans}) w) want \
                       FULL JOIN (SELECT site_id, dim, local_date, hour, value, ARRAY[{cols}] AS c FROM {r} \
-                                  WHERE hour IN (-2, -3)) got USING (site_id, dim, local_date, hour, value) \
+                                  WHERE hour IN ({week}, {month})) got USING (site_id, dim, local_date, hour, value) \
                       WHERE COALESCE(want.c, {zeros}) <> COALESCE(got.c, {zeros})), \
               r AS (SELECT COALESCE(sum(events), 0) AS ev, COALESCE(sum(pageviews), 0) AS pv, \
                       COALESCE(sum(visitors), 0) AS vi, COALESCE(sum(visits), 0) AS vs, \
@@ -99,8 +99,11 @@ pub async fn measure(
         e = t.events,
         s = t.sessions,
         r = t.rollup,
-        sums = COUNTERS.map(|c| format!("sum({c})")).join(", "),
+        spans = span_sums(&t.rollup),
         cols = COUNTERS.join(", "),
+        day = Span::Day.code(),
+        week = Span::Week.code(),
+        month = Span::Month.code(),
         zeros = format!("'{{{}}}'::int8[]", ["0"; COUNTERS.len()].join(",")),
     );
     let row = client.query_one(&sql, &[]).await?;
