@@ -55,15 +55,24 @@ const V1_CHECKSUM: u64 = 7_093_306_384_948_246_805;
 const V2_CHECKSUM: u64 = 2_308_099_346_536_276_801;
 const V3_CHECKSUM: u64 = 8_338_590_236_501_510_304;
 
+/// A fresh database migrated up to `version` only, as an older release left it, and a
+/// connection to it.
+async fn migrated_to(
+    version: u32,
+) -> (std::sync::Arc<tally_devstack::PgCluster>, tokio_postgres::Config, tokio_postgres::Client) {
+    let (cluster, url) = tally_devstack::fresh_database().await.unwrap();
+    let config = tokio_postgres::Config::from_str(&url).unwrap();
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(version)).await.unwrap(), version as usize);
+    let (client, conn) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(conn);
+    (cluster, config, client)
+}
+
 /// A read model an older release filled (page and entry-page rows, no `entries`) gets the
 /// column, filled from the entry-page rows, and the view shows it.
 #[tokio::test]
 async fn v3_fills_the_page_rows_entries_from_the_entry_page_rows() {
-    let (_cluster, url) = tally_devstack::fresh_database().await.unwrap();
-    let config = tokio_postgres::Config::from_str(&url).unwrap();
-    assert_eq!(tally_projector::migrate::run_to(&config, Some(2)).await.unwrap(), 2);
-    let (client, conn) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let (_cluster, config, client) = migrated_to(2).await;
     client
         .batch_execute(
             "INSERT INTO analytics_rollup_v1 (site_id, dim, local_date, hour, value, visitors, visits, pageviews) VALUES
@@ -108,11 +117,7 @@ async fn v3_fills_the_page_rows_entries_from_the_entry_page_rows() {
 /// and value; the total rows get none, and a stale span row is recomputed, not added to.
 #[tokio::test]
 async fn v4_sums_each_dimensions_day_rows_into_week_and_month_rows() {
-    let (_cluster, url) = tally_devstack::fresh_database().await.unwrap();
-    let config = tokio_postgres::Config::from_str(&url).unwrap();
-    assert_eq!(tally_projector::migrate::run_to(&config, Some(3)).await.unwrap(), 3);
-    let (client, conn) = config.connect(NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let (_cluster, config, client) = migrated_to(3).await;
     // 2026-11-01 is a Sunday (week of Oct 26), 11-02 a Monday, 10-31 a Saturday.
     client
         .batch_execute(
