@@ -140,8 +140,11 @@ impl Applier {
         let active = active_for_share(&tx).await?;
         let active_analytics = projection_for_share(&tx, ANALYTICS).await?;
         let statements = self.statements(active.version);
-        let mut progress = offsets::load(&*tx, &self.consumer).await?;
-        let stored: HashMap<Partition, i64> = progress.iter().map(|(k, p)| (k.clone(), p.position)).collect();
+        let stored = offsets::load(&*tx, &self.consumer).await?;
+        // Only the batch's own partitions are written back: another lane may be
+        // applying the others right now (kafka::lanes), and a row written here
+        // would stay locked, in no particular order, until this commit.
+        let mut progress: HashMap<Partition, Progress> = HashMap::new();
 
         let mut report = BatchReport { version: active.version, ..BatchReport::default() };
         let mut letters = Vec::new();
@@ -155,7 +158,7 @@ impl Applier {
             let position = message.position().and_then(|p| i64::try_from(p).ok());
             spans.push(event_span(message));
             let _entered = spans[i].enter();
-            let partition_position = stored.get(&partition).copied().unwrap_or(0);
+            let partition_position = stored.get(&partition).map_or(0, |p| p.position);
             match triage(message, active.applied_through, partition_position) {
                 Triage::Project(event) => to_project.push((i, event)),
                 Triage::Analytics(event)
@@ -171,7 +174,8 @@ impl Applier {
                     letters.push(NewDeadLetter::from_message(message, reason));
                 }
             }
-            progress.entry(partition).or_insert_with(Progress::default).advance(&message.source, position);
+            let stored_progress = stored.get(&partition).copied().unwrap_or_default();
+            progress.entry(partition).or_insert(stored_progress).advance(&message.source, position);
         }
 
         let verdicts = project_with_fallback(&tx, &statements, &to_project, Sharing::Shared).await?;

@@ -43,6 +43,7 @@ session_timeout_minutes = 30
 [batch]
 max_events = 500
 max_wait_ms = 20
+lanes = 4
 
 [telemetry]
 log_format = "json"
@@ -138,6 +139,21 @@ pub struct BatchSettings {
     pub max_events: usize,
     /// …or this long after its first message arrived.
     pub max_wait_ms: u64,
+    /// Kafka mode: micro-batches of different partitions applied at once, each in its own
+    /// read-DB transaction (so each takes a connection of `read_database.pool_size`). A
+    /// partition stays on one lane, so its records keep their order.
+    #[serde(deserialize_with = "lanes")]
+    pub lanes: usize,
+}
+
+/// 1 to 64: more lanes than partitions, or than the read DB has cores, only adds waiting.
+fn lanes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let lanes = usize::deserialize(d)?;
+    if (1..=64).contains(&lanes) {
+        Ok(lanes)
+    } else {
+        Err(serde::de::Error::custom(format!("batch.lanes must be from 1 to 64, got {lanes}")))
+    }
 }
 
 impl BatchSettings {
@@ -175,6 +191,7 @@ mod tests {
         assert_eq!(s.kafka.topics, ["tally.profile.v1", "tally.analytics.v1"]);
         assert_eq!(s.kafka.assignment, Assignment::Group);
         assert_eq!(s.batch.max_events, 500);
+        assert_eq!(s.batch.lanes, 4);
     }
 
     #[test]
@@ -200,6 +217,10 @@ mod tests {
         std::fs::write(&file, "[analytics]\nsession_timeout_minutes = 0\n").unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("session_timeout_minutes"), "error does not name the key: {err}");
+
+        std::fs::write(&file, "[batch]\nlanes = 0\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("batch.lanes"), "error does not name the key: {err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

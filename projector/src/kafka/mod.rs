@@ -1,8 +1,8 @@
 //! Kafka mode: consume the event topics in micro-batches.
 //!
-//! Each batch (up to `batch.max_events` records, or `batch.max_wait_ms` after
-//! its first) is applied in one read-DB transaction together with the
-//! offsets it consumed. Only after that commit are the same offsets also
+//! Each batch (up to `batch.max_events` records of one lane's partitions, or
+//! `batch.max_wait_ms` after its first; [`lanes`]) is applied in one read-DB
+//! transaction together with the offsets it consumed. Only after that commit are the same offsets also
 //! committed to Kafka, asynchronously and for information only: lag-based
 //! autoscalers (KEDA) and `kafka-consumer-groups` read the group's committed
 //! offsets, while the projector itself always resumes from the read DB.
@@ -14,6 +14,7 @@
 //! stored offset in the rebalance callback ([`context`]).
 
 pub mod context;
+pub mod lanes;
 mod record;
 
 use std::{sync::Arc, time::Duration};
@@ -26,6 +27,7 @@ use tally_streaming::{
         consumer::{CommitMode, Consumer, StreamConsumer},
     },
 };
+use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -36,6 +38,7 @@ use crate::{
     settings::{Assignment, Settings},
 };
 use context::{ProjectorContext, position_at_stored_offsets};
+use lanes::{BatchShape, Router, run_lane};
 
 type Projector = StreamConsumer<ProjectorContext>;
 
@@ -101,25 +104,27 @@ pub async fn run(
         }
     }
 
-    let max_events = settings.batch.max_events.max(1);
-    let max_wait = settings.batch.max_wait();
-    loop {
-        let Some(batch) = next_batch(&consumer, max_events, max_wait, &shutdown).await else { break };
-        loop {
-            match applier.apply(&batch).await {
-                Ok(report) => {
-                    tracing::debug!(?report, "batch applied");
-                    mirror_offsets(&consumer, &batch);
-                    break;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "applying a batch failed; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return Ok(()),
-                        _ = tokio::time::sleep(RETRY_DELAY) => {}
-                    }
-                }
-            }
+    let shape = BatchShape { max_events: settings.batch.max_events.max(1), max_wait: settings.batch.max_wait() };
+    let mut lanes = JoinSet::new();
+    let mut inboxes = Vec::with_capacity(settings.batch.lanes);
+    for _ in 0..settings.batch.lanes.max(1) {
+        // A batch of slack: a lane's next batch queues while it applies one, and
+        // a slow lane holds the reader up only once its own queue is full.
+        let (tx, rx) = mpsc::channel(shape.max_events);
+        inboxes.push(tx);
+        let mirror = consumer.clone();
+        lanes.spawn(run_lane(applier.clone(), rx, shape, shutdown.clone(), move |batch: &[Message]| {
+            mirror_offsets(&mirror, batch)
+        }));
+    }
+    tracing::info!(lanes = inboxes.len(), "applying partitions in parallel lanes");
+    read_into_lanes(&consumer, &inboxes, &shutdown).await;
+    // The lanes finish the batch in flight; what is still queued is read
+    // again from the stored offsets next time.
+    drop(inboxes);
+    while let Some(joined) = lanes.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "a projector lane failed");
         }
     }
     if kafka.assignment == Assignment::Group {
@@ -129,41 +134,27 @@ pub async fn run(
     Ok(())
 }
 
-/// Collects up to `max` records: waits for the first, then at most `wait`
-/// for the rest. `None` once `shutdown` fires.
-async fn next_batch(
-    consumer: &Projector,
-    max: usize,
-    wait: Duration,
-    shutdown: &CancellationToken,
-) -> Option<Vec<Message>> {
-    let mut batch = Vec::with_capacity(max);
-    while batch.is_empty() {
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
+/// Hands every record to its partition's lane until `shutdown` fires.
+async fn read_into_lanes(consumer: &Projector, inboxes: &[mpsc::Sender<Message>], shutdown: &CancellationToken) {
+    let mut router = Router::new(inboxes.len());
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return,
             got = consumer.recv() => match got {
-                Ok(m) => batch.push(record::to_message(&m)),
+                Ok(record) => record::to_message(&record),
                 Err(e) => {
                     tracing::warn!(error = %e, "kafka consumer error");
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
             },
-        }
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-    while batch.len() < max {
+        };
+        let lane = router.lane(&message.source.topic, message.source.partition);
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => break,
-            got = consumer.recv() => match got {
-                Ok(m) => batch.push(record::to_message(&m)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "kafka consumer error");
-                    break;
-                }
-            },
+            _ = shutdown.cancelled() => return,
+            sent = inboxes[lane].send(message) => if sent.is_err() { return },
         }
     }
-    Some(batch)
 }
 
 /// Tells Kafka how far the group got (the next offset per partition), so tools
