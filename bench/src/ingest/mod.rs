@@ -80,6 +80,11 @@ pub struct IngestArgs {
     /// A request, a probe or the drain taking longer than this is an error.
     #[arg(long, default_value_t = 120_000)]
     pub timeout_ms: u64,
+
+    /// Load `pg_stat_statements` and print, after the drain, the statements the write DB and
+    /// the read DB spent their time on during load and drain (µs/op is per accepted event).
+    #[arg(long)]
+    pub pg_stat_statements: bool,
 }
 
 /// The effective sizes after `--smoke`.
@@ -133,12 +138,15 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let progress = Progress::new(5);
 
     progress.note("starting Postgres, Tansu, command-service (with relay), projector and query-service");
-    let mut stack = setup::Stack::start(&bins, args.partitions).await?;
+    let mut stack = setup::Stack::start(&bins, args.partitions, args.pg_stat_statements).await?;
     progress.step_done();
     progress.note(format!("registering {} sites and the probe site", plan.sites));
     let sites = setup::register_sites(&stack, plan.sites, limit).await?;
     progress.step_done();
 
+    if args.pg_stat_statements {
+        crate::statements::reset(&stack.admin().await?).await?;
+    }
     let live = Arc::new(Live::default());
     let deadline = Instant::now() + plan.duration;
     let load_started = Instant::now();
@@ -195,6 +203,15 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             Err(e) => {
                 errors += 1;
                 sample_errors.push(e);
+            }
+        }
+    }
+    if args.pg_stat_statements {
+        let admin = stack.admin().await?;
+        for database in [setup::WRITE_DB, setup::READ_DB] {
+            println!("{database}: statements by execution time over load and drain");
+            for line in crate::statements::top(&admin, database, accepted, 12).await? {
+                println!("  {line}");
             }
         }
     }

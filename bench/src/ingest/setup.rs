@@ -31,10 +31,13 @@ pub struct Stack {
 }
 
 impl Stack {
-    pub async fn start(bins: &ReadSide, partitions: u32) -> anyhow::Result<Self> {
-        let pg = cluster::start(Vec::new()).await?;
+    pub async fn start(bins: &ReadSide, partitions: u32, statements: bool) -> anyhow::Result<Self> {
+        let pg = cluster::start(if statements { crate::statements::settings() } else { Vec::new() }).await?;
         let admin = cluster::connect(&pg, "postgres").await?;
         let settings = cluster::settings(&admin).await?;
+        if statements {
+            crate::statements::install(&admin).await?;
+        }
         pg.create_database(WRITE_DB).await?;
         pg.create_database(READ_DB).await?;
         let (write_url, read_url) = (pg.url(WRITE_DB), pg.url(READ_DB));
@@ -59,6 +62,11 @@ impl Stack {
         let commands = Commands::new(connect(command.base.clone()).await?);
         let queries = Queries::new(connect(query.base.clone()).await?);
         Ok(Self { pg, settings, _broker: broker, command, projector, query, commands, queries })
+    }
+
+    /// A connection to the cluster's `postgres` database.
+    pub async fn admin(&self) -> anyhow::Result<tokio_postgres::Client> {
+        cluster::connect(&self.pg, "postgres").await
     }
 
     /// Stops the services (a crash during the run fails it); returns the server settings.
