@@ -10,8 +10,8 @@ async fn migrations_apply_once_and_create_the_read_model() {
     let config = tokio_postgres::Config::from_str(&url).unwrap();
     assert_eq!(
         tally_projector::migrate::run(&config).await.unwrap(),
-        4,
-        "V1 read model, V2 analytics, V3 entries, V4 spans"
+        5,
+        "V1 read model, V2 analytics, V3 entries, V4 spans, V5 packed visitor-days"
     );
     assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "a second run applies nothing");
 
@@ -40,20 +40,21 @@ async fn migrations_apply_once_and_create_the_read_model() {
 }
 
 /// A database migrated by an older release refuses a binary whose copy of an applied migration
-/// differs (refinery compares checksums), so V1 to V3 — built from the version templates that
+/// differs (refinery compares checksums), so V1 to V4 — built from the version templates that
 /// every rebuild also uses — must keep their exact text. Changing a template means a new
 /// migration, as V3 did for `entries` and V4 for the spans.
 #[test]
 fn released_migrations_keep_their_text() {
     let mut released: Vec<(u32, u64)> =
-        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 3).map(|(v, _, sum)| (v, sum)).collect();
+        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 4).map(|(v, _, sum)| (v, sum)).collect();
     released.sort_unstable();
-    assert_eq!(released, vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM), (3, V3_CHECKSUM)]);
+    assert_eq!(released, vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM), (3, V3_CHECKSUM), (4, V4_CHECKSUM)]);
 }
 
 const V1_CHECKSUM: u64 = 7_093_306_384_948_246_805;
 const V2_CHECKSUM: u64 = 2_308_099_346_536_276_801;
 const V3_CHECKSUM: u64 = 8_338_590_236_501_510_304;
+const V4_CHECKSUM: u64 = 5_046_210_906_813_880_884;
 
 /// A fresh database migrated up to `version` only, as an older release left it, and a
 /// connection to it.
@@ -131,7 +132,7 @@ async fn v4_sums_each_dimensions_day_rows_into_week_and_month_rows() {
         )
         .await
         .unwrap();
-    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V4");
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(4)).await.unwrap(), 1, "V4");
     let rows = client
         .query(
             "SELECT dim, local_date::text, hour, value, visitors, visits, pageviews, entries FROM analytics_rollup
@@ -159,4 +160,47 @@ async fn v4_sums_each_dimensions_day_rows_into_week_and_month_rows() {
             "source 2026-11-02 -2 Google [8, 8, 8, 0]",
         ]
     );
+}
+
+/// States an older release stored as jsonb read back, unchanged, after V5 made the column bytes
+/// (in every stored version, not only the active one); the projector's own encoding, which it
+/// writes from then on, reads too.
+#[tokio::test]
+async fn v5_keeps_every_stored_visitor_day_state_readable() {
+    use tally_domain::sessions::{Dim, Seen, VisitorDay};
+    use tally_projector::analytics::{schema::AnalyticsTables, state};
+
+    let (_cluster, config, client) = migrated_to(4).await;
+    // A second, inactive version, as a rebuild left it (created before the upgrade).
+    let v2_ddl = AnalyticsTables::new(2).create_ddl();
+    let v2_ddl = v2_ddl.split("ALTER TABLE analytics_visitor_days_v2").next().unwrap();
+    client.batch_execute(v2_ddl).await.unwrap();
+    let mut seen = Seen::default();
+    seen.insert(Dim::Total, "");
+    seen.insert(Dim::Page, "/docs");
+    let stored = VisitorDay { session: None, seen };
+    let json = serde_json::to_value(&stored).unwrap();
+    for version in [1, 2] {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO analytics_visitor_days_v{version} (site_id, local_date, visitor_id, state, last_position) \
+                     VALUES ('00000000-0000-0000-0000-000000000001', '2026-11-22', 'v', $1, 7)"
+                ),
+                &[&json],
+            )
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V5");
+    for version in [1, 2] {
+        let sql = format!("SELECT state FROM analytics_visitor_days_v{version}");
+        let bytes: Vec<u8> = client.query_one(&sql, &[]).await.unwrap().get(0);
+        assert_eq!(state::decode(&bytes).unwrap(), stored, "version {version}");
+        let packed = state::encode(&stored);
+        client.execute(&format!("UPDATE analytics_visitor_days_v{version} SET state = $1"), &[&packed]).await.unwrap();
+        let bytes: Vec<u8> = client.query_one(&sql, &[]).await.unwrap().get(0);
+        assert_eq!(state::decode(&bytes).unwrap(), stored, "version {version}, re-encoded");
+    }
 }

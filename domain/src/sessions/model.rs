@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, ser::SerializeSeq};
 
 use super::contribution::{Delta, Metric};
 
@@ -416,7 +416,14 @@ impl Seen {
 
 impl Serialize for Seen {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().flat_map(|(dim, values)| values.iter().map(move |v| (dim, v))))
+        // The length up front: compact formats (the projector's stored state) need it.
+        let mut seq = serializer.serialize_seq(Some(self.0.values().map(BTreeSet::len).sum()))?;
+        for (dim, values) in &self.0 {
+            for value in values {
+                seq.serialize_element(&(dim, value))?;
+            }
+        }
+        seq.end()
     }
 }
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::analytics::{
     fold::{Counters, Day, DayKey, EventRow, RollupKey, Values},
     schema::AnalyticsTables,
+    state,
     store::{COUNTERS, EVENT_COLUMNS, SESSION_COLUMNS},
 };
 
@@ -61,7 +62,7 @@ const SESSION_TYPES: [Type; 24] = [
     Type::TEXT,
     Type::TEXT,
 ];
-const DAY_TYPES: [Type; 5] = [Type::UUID, Type::DATE, Type::TEXT, Type::JSONB, Type::INT8];
+const DAY_TYPES: [Type; 5] = [Type::UUID, Type::DATE, Type::TEXT, Type::BYTEA, Type::INT8];
 
 /// The SQL of one version's bulk writes.
 #[derive(Debug, Clone)]
@@ -187,7 +188,7 @@ impl Bulk {
         let sink = tx.copy_in(&self.copy_days).await?;
         let mut writer = pin!(BinaryCopyInWriter::new(sink, &DAY_TYPES));
         for ((site, date, visitor), day) in days {
-            let state = Json(&day.state);
+            let state = state::encode(&day.state);
             let row: [&(dyn ToSql + Sync); 5] = [site, date, visitor, &state, &day.last_position];
             writer.as_mut().write(&row).await?;
         }
@@ -240,7 +241,10 @@ impl Bulk {
         let mut days = Vec::with_capacity(rows.len());
         for row in rows {
             // As the live path's load: a state this release cannot read starts afresh.
-            let state: VisitorDay = row.try_get::<_, Json<VisitorDay>>(3).map(|j| j.0).unwrap_or_default();
+            let state = state::decode(row.get(3)).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "starting a visitor-day afresh: its stored state does not read");
+                VisitorDay::default()
+            });
             let day = Day { state, last_position: row.get(4), dirty: true };
             days.push(((row.get(0), row.get(1), row.get(2)), day));
         }

@@ -9,6 +9,7 @@ pub mod fold;
 pub mod pages;
 pub mod rebuild;
 pub mod schema;
+pub mod state;
 pub mod store;
 pub mod verify;
 

@@ -10,6 +10,7 @@ use super::store::COUNTERS;
 
 const TEMPLATE: &str = include_str!("../../sql/analytics.sql");
 const ENTRIES: &str = include_str!("../../sql/analytics_entries.sql");
+const PACKED_DAYS: &str = include_str!("../../sql/analytics_packed_days.sql");
 
 /// The tables of one version of the analytics projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,7 @@ impl AnalyticsTables {
     }
 
     pub fn create_ddl(&self) -> String {
-        format!("{}\n{}", self.v2_ddl(), self.entries_ddl())
+        format!("{}\n{}\n{}", self.v2_ddl(), self.entries_ddl(), PACKED_DAYS.replace("{V}", &self.version.to_string()))
     }
 
     /// The version as migration V2 created it (its text must never change).
@@ -105,6 +106,26 @@ pub fn entries_migration() -> String {
            EXECUTE format('CREATE OR REPLACE VIEW analytics_rollup AS SELECT * FROM analytics_rollup_v%s', v); \
          END $migration$;",
         entries = ENTRIES.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ")
+    )
+}
+
+/// Migration V5: every stored version's visitor-day states become bytes (their JSON text,
+/// which the projector reads as well as its own encoding; `analytics_packed_days.sql`).
+/// Every version, not only the active one: a rebuild in progress or an older version an
+/// operator kept must not be left with a column the projector no longer writes.
+pub fn packed_days_migration() -> String {
+    format!(
+        "DO $migration$ \
+         DECLARE v int; \
+         BEGIN \
+           FOR v IN SELECT substring(c.relname FROM '^analytics_visitor_days_v([0-9]+)$')::int \
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                    WHERE n.nspname = current_schema() AND c.relkind = 'r' \
+                      AND c.relname ~ '^analytics_visitor_days_v[0-9]+$' LOOP \
+             EXECUTE replace($ddl${packed}$ddl$, '{{V}}', v::text); \
+           END LOOP; \
+         END $migration$;",
+        packed = PACKED_DAYS.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ")
     )
 }
 

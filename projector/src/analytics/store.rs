@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::analytics::{
     fold::{AnalyticsFold, Day, DayKey},
     schema::AnalyticsTables,
+    state,
 };
 use crate::store::run_if;
 
@@ -55,7 +56,7 @@ impl AnalyticsStatements {
             load_days,
             upsert_days: format!(
                 "INSERT INTO {d} (site_id, local_date, visitor_id, state, last_position) \
-                 SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::jsonb[], $5::int8[]) \
+                 SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::bytea[], $5::int8[]) \
                  ON CONFLICT (site_id, local_date, visitor_id) \
                  DO UPDATE SET state = EXCLUDED.state, last_position = EXCLUDED.last_position"
             ),
@@ -109,9 +110,11 @@ impl AnalyticsStatements {
         let mut fold = AnalyticsFold::default();
         for row in rows {
             // A state this release cannot read is rebuilt from nothing rather
-            // than failing every later event of the visitor-day. Parsed
-            // straight from the column's bytes, with no JSON tree in between.
-            let state: VisitorDay = row.try_get::<_, Json<VisitorDay>>(3).map(|j| j.0).unwrap_or_default();
+            // than failing every later event of the visitor-day.
+            let state = state::decode(row.get(3)).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "starting a visitor-day afresh: its stored state does not read");
+                VisitorDay::default()
+            });
             fold.days
                 .insert((row.get(0), row.get(1), row.get(2)), Day { state, last_position: row.get(4), dirty: false });
         }
@@ -132,7 +135,7 @@ impl AnalyticsStatements {
         let d_site: Vec<Uuid> = days.iter().map(|(k, _)| k.0).collect();
         let d_date: Vec<NaiveDate> = days.iter().map(|(k, _)| k.1).collect();
         let d_visitor: Vec<&str> = days.iter().map(|(k, _)| k.2.as_str()).collect();
-        let d_state: Vec<Json<&VisitorDay>> = days.iter().map(|(_, d)| Json(&d.state)).collect();
+        let d_state: Vec<Vec<u8>> = days.iter().map(|(_, d)| state::encode(&d.state)).collect();
         let d_pos: Vec<i64> = days.iter().map(|(_, d)| d.last_position).collect();
 
         let mut sessions: Vec<(&DayKey, &Session)> = fold.closed.iter().map(|(k, s)| (k, s)).collect();
