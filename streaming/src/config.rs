@@ -67,6 +67,10 @@ pub struct ConsumerOptions {
     /// of it (`tally-bench lag --smoke`: lag p50 ~100 ms at 100 ms, ~60 at 25, ~50 at 10). An
     /// idle consumer pays for the short wait with ~100 small fetches a second.
     pub fetch_wait: Duration,
+    /// Upper bound on the records fetched ahead of the application, in KiB. librdkafka's
+    /// default (64 MiB, plus up to a 50 MiB fetch) let a projector with a backlog hold
+    /// hundreds of MiB of records it had not asked for yet (docs/benchmarks.md, "footprint").
+    pub prefetch_kbytes: u32,
 }
 
 impl ConsumerOptions {
@@ -76,6 +80,7 @@ impl ConsumerOptions {
             client_id: "tally".to_owned(),
             session_timeout: Duration::from_secs(45),
             fetch_wait: Duration::from_millis(10),
+            prefetch_kbytes: 4 * 1024,
         }
     }
 }
@@ -95,6 +100,9 @@ pub fn consumer_config(brokers: &str, opts: &ConsumerOptions) -> ClientConfig {
         .set("session.timeout.ms", millis(opts.session_timeout))
         .set("heartbeat.interval.ms", millis(heartbeat))
         .set("fetch.wait.max.ms", millis(opts.fetch_wait))
+        .set("queued.max.messages.kbytes", opts.prefetch_kbytes.to_string())
+        // A fetch may overshoot the queue's bound by up to its own size.
+        .set("fetch.max.bytes", (opts.prefetch_kbytes.clamp(2048, 16 * 1024) * 512).to_string())
         .set("enable.partition.eof", "false")
         .set("socket.keepalive.enable", "true");
     config
@@ -134,5 +142,14 @@ mod tests {
         assert_eq!(c.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(c.get("session.timeout.ms"), Some("6000"));
         assert_eq!(c.get("heartbeat.interval.ms"), Some("2000"));
+    }
+
+    #[test]
+    fn the_consumer_fetches_only_a_few_mib_ahead() {
+        let c = consumer_config("b:1", &ConsumerOptions::new("g1"));
+        assert_eq!(c.get("queued.max.messages.kbytes"), Some("4096"));
+        assert_eq!(c.get("fetch.max.bytes"), Some("2097152"), "at most half the queue per fetch");
+        let big = ConsumerOptions { prefetch_kbytes: 1 << 20, ..ConsumerOptions::new("g1") };
+        assert_eq!(consumer_config("b:1", &big).get("fetch.max.bytes"), Some("8388608"), "capped at 8 MiB");
     }
 }
