@@ -9,7 +9,7 @@
 
 mod ingest;
 mod report;
-mod rss;
+pub(crate) mod rss;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

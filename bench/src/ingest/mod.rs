@@ -230,6 +230,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     };
     let baseline = copy::run(&stack.pg, setup::WRITE_DB, &sites.ids, &copy_plan, plan.copy_streams).await?;
     progress.step_done();
+    let peak_rss_mib = stack.peak_rss_mib();
     let postgres = stack.stop().await?;
     progress.finish();
 
@@ -258,6 +259,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         copy: baseline,
         binaries: bins,
         postgres,
+        peak_rss_mib,
     });
     println!("{}", report::render(&report));
     crate::report::write_json(&report, args.common.json.as_deref())?;

@@ -15,9 +15,11 @@ use crate::report::{Goal, Machine};
 const GOAL_RATE: f64 = 30_000.0;
 const GOAL_COPY_SHARE: f64 = 0.25;
 const GOAL_LAG_P99_MS: f64 = 1000.0;
+const GOAL_PEAK_RSS_MIB: f64 = 200.0;
 
 /// Everything the run measured.
 pub struct Inputs {
+    pub peak_rss_mib: Vec<(String, f64)>,
     pub started_at: String,
     pub smoke: bool,
     pub machine: Machine,
@@ -78,6 +80,8 @@ pub struct IngestReport {
     /// End-to-end rate ÷ COPY rate.
     pub copy_share: f64,
     pub binaries: ReadSide,
+    /// Each service's `VmHWM` at the end: its peak resident memory under this load.
+    pub peak_rss_mib: Vec<(String, f64)>,
     pub goals: Vec<Goal>,
 }
 
@@ -110,6 +114,18 @@ impl IngestReport {
                     i.accepted, i.visible, i.probes_sent, i.probes_visible
                 ),
             },
+            Goal {
+                goal: format!(
+                    "every service's peak RSS < {GOAL_PEAK_RSS_MIB:.0} MiB under this load (issue 6's budget)"
+                ),
+                met: Some(i.peak_rss_mib.iter().all(|(_, mib)| *mib < GOAL_PEAK_RSS_MIB)),
+                detail: i
+                    .peak_rss_mib
+                    .iter()
+                    .map(|(name, mib)| format!("{name} {mib:.0} MiB"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
         ];
         Self {
             tool: "tally-bench ingest",
@@ -139,6 +155,7 @@ impl IngestReport {
             copy: i.copy,
             copy_share,
             binaries: i.binaries,
+            peak_rss_mib: i.peak_rss_mib,
             goals,
         }
     }

@@ -69,6 +69,17 @@ impl Stack {
         cluster::connect(&self.pg, "postgres").await
     }
 
+    /// Each service's peak resident memory since it started (`VmHWM`), in MiB.
+    pub fn peak_rss_mib(&self) -> Vec<(String, f64)> {
+        [("command-service", &self.command), ("projector", &self.projector), ("query-service", &self.query)]
+            .into_iter()
+            .map(|(name, s)| {
+                let kib = crate::footprint::rss::read(s.process.pid()).map_or(0, |m| m.hwm_kib);
+                (name.to_owned(), kib as f64 / 1024.0)
+            })
+            .collect()
+    }
+
     /// Stops the services (a crash during the run fails it); returns the server settings.
     pub async fn stop(mut self) -> anyhow::Result<BTreeMap<String, String>> {
         for service in [&mut self.command, &mut self.projector, &mut self.query] {
