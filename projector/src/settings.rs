@@ -41,7 +41,7 @@ session_timeout_ms = 10000
 session_timeout_minutes = 30
 
 [batch]
-max_events = 5000
+max_events = 2000
 max_wait_ms = 20
 lanes = 4
 
@@ -190,7 +190,7 @@ mod tests {
         assert!(!s.kafka.enabled());
         assert_eq!(s.kafka.topics, ["tally.profile.v1", "tally.analytics.v1"]);
         assert_eq!(s.kafka.assignment, Assignment::Group);
-        assert_eq!(s.batch.max_events, 5000);
+        assert_eq!(s.batch.max_events, 2000);
         assert_eq!(s.batch.lanes, 4);
     }
 

@@ -44,6 +44,8 @@ type Projector = StreamConsumer<ProjectorContext>;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Records queued per lane at most.
+const LANE_QUEUE: usize = 1_000;
 
 /// Consumes until `shutdown`, finishing the batch in flight.
 #[tracing::instrument(skip_all, fields(consumer = %applier.consumer(), assignment = ?settings.kafka.assignment))]
@@ -108,9 +110,11 @@ pub async fn run(
     let mut lanes = JoinSet::new();
     let mut inboxes = Vec::with_capacity(settings.batch.lanes);
     for _ in 0..settings.batch.lanes.max(1) {
-        // A batch of slack: a lane's next batch queues while it applies one, and
-        // a slow lane holds the reader up only once its own queue is full.
-        let (tx, rx) = mpsc::channel(shape.max_events);
+        // Slack for the lane's next batch to start from while it applies one (it
+        // tops up within max_wait); a slow lane holds the reader up only once its
+        // own queue is full. Bounded, as records in memory are the projector's
+        // footprint.
+        let (tx, rx) = mpsc::channel(shape.max_events.min(LANE_QUEUE));
         inboxes.push(tx);
         let mirror = consumer.clone();
         lanes.spawn(run_lane(applier.clone(), rx, shape, shutdown.clone(), move |batch: &[Message]| {
