@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tally_command_service::{App, Settings};
+use tally_platform::telemetry::Traces;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -29,7 +30,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
-    let _telemetry = tally_platform::telemetry::init("command-service", &settings.telemetry)?;
+    let _telemetry = tally_platform::telemetry::init("command-service", &settings.telemetry, Traces::Propagated)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let shutdown = CancellationToken::new();

@@ -1,11 +1,14 @@
 //! Logs and traces.
 //!
 //! Logs go to stdout (JSON in production, pretty for people), filtered by the
-//! log level. Traces are always *propagated* — an incoming `traceparent` reaches
-//! event metadata and Kafka headers even when nothing is exported and whatever
-//! the log level (info spans are kept for that) — and are *exported* over OTLP
-//! only when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
-//! variant) is set, so operators configure it like any other OTel program.
+//! log level. Traces are *exported* over OTLP only when the standard
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific variant) is set, so
+//! operators configure it like any other OTel program. A service that writes
+//! events ([`Traces::Propagated`]) always *propagates* them — an incoming
+//! `traceparent` reaches event metadata and Kafka headers even when nothing is
+//! exported and whatever the log level (info spans are kept for that); the
+//! others ([`Traces::ExportedOnly`]) skip the trace layer, and its cost on every
+//! request or event, when nothing would export what it builds.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
@@ -45,8 +48,24 @@ fn export_requested() -> bool {
     endpoint && !disabled
 }
 
+/// What a service does with trace context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traces {
+    /// It carries the caller's trace into what it writes (the command-service: event
+    /// metadata, Kafka headers), so spans are built even when nothing exports them.
+    Propagated,
+    /// Its spans end in the service (reads, projections): without an exporter they would
+    /// be built for nobody. The query-service spent a measurable share of each GetProfile
+    /// on them (docs/benchmarks.md, "reads").
+    ExportedOnly,
+}
+
 /// Installs the global subscriber and propagator for a service.
-pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init(
+    service_name: &'static str,
+    settings: &TelemetrySettings,
+    traces: Traces,
+) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let resource = Resource::builder().with_service_name(service_name).build();
@@ -64,7 +83,9 @@ pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> Result<
     // The log level filters the logs only. Spans feed propagation too: a request span
     // disabled by `warn` logs would lose the caller's trace before it reaches the event
     // metadata and the Kafka headers, so the trace layer keeps every info span.
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)).with_filter(LevelFilter::INFO);
+    let otel = (exporting || traces == Traces::Propagated).then(|| {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)).with_filter(LevelFilter::INFO)
+    });
 
     let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.log_level.clone());
     let filter = EnvFilter::try_new(&directive).map_err(|e| TelemetryError::Filter(directive, e.to_string()))?;
@@ -83,6 +104,6 @@ pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> Result<
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact().with_filter(filter)).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
-    tracing::info!(service = service_name, otlp_export = exporting, "telemetry initialised");
+    tracing::info!(service = service_name, otlp_export = exporting, ?traces, "telemetry initialised");
     Ok(TelemetryGuard { provider })
 }

@@ -5,6 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use tally_platform::telemetry::Traces;
 use tally_projector::{App, Settings, dead_letters, retry};
 use tokio_util::sync::CancellationToken;
 
@@ -109,7 +110,7 @@ async fn run() -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
     let command = cli.command.unwrap_or(Command::Run);
     let service_name = if matches!(command, Command::Run) { "projector" } else { "projector-cli" };
-    let _telemetry = tally_platform::telemetry::init(service_name, &settings.telemetry)?;
+    let _telemetry = tally_platform::telemetry::init(service_name, &settings.telemetry, Traces::ExportedOnly)?;
     match command {
         Command::Run => {
             let shutdown = CancellationToken::new();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tally_platform::telemetry::Traces;
 use tally_query_service::{App, Settings};
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +28,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref()).context("loading settings")?;
-    let _telemetry = tally_platform::telemetry::init("query-service", &settings.telemetry)?;
+    let _telemetry = tally_platform::telemetry::init("query-service", &settings.telemetry, Traces::ExportedOnly)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let shutdown = CancellationToken::new();
