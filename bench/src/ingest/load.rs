@@ -121,11 +121,25 @@ pub async fn client(
     mut generator: Generator,
     site_ids: Arc<Vec<String>>,
     batch: usize,
+    pace: Option<Duration>,
     deadline: Instant,
     live: Arc<Live>,
 ) -> ClientResult {
     let mut out = ClientResult::default();
+    // Paced: one batch per `pace`, late ones sent as soon as the previous answer is in
+    // (never two at once), so the offered rate holds unless the service cannot take it.
+    let mut ticks = pace.map(|p| {
+        let mut t = tokio::time::interval(p);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     while Instant::now() < deadline {
+        if let Some(ticks) = ticks.as_mut() {
+            ticks.tick().await;
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
         let (site, events) = generator.batch(batch);
         let started = Instant::now();
         let result = sender.send(&site_ids[site], &events).await;

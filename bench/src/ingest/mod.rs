@@ -46,6 +46,12 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 30)]
     pub duration_secs: u64,
 
+    /// Offered events/s over all clients, each pacing its batches; 0 (the default) sends
+    /// as fast as the answers come (the highest rate accepted, whatever the read side does).
+    /// A rate the read side keeps up with shows its lag without a growing backlog.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+
     #[arg(long, value_enum, default_value_t = Transport::Grpc)]
     pub transport: Transport,
 
@@ -152,10 +158,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let load_started = Instant::now();
     let site_ids = Arc::new(sites.ids.clone());
     let mut clients = JoinSet::new();
+    let pace = (args.rate > 0)
+        .then(|| Duration::from_secs_f64(f64::from(plan.clients) * plan.batch as f64 / args.rate as f64));
     for c in 0..plan.clients {
         let sender = load::Sender::connect(args.transport, &stack.command.base, limit).await?;
         let generator = events::Generator::new(args.seed, c, plan.sites, plan.visitors_per_site, !args.no_client_ids);
-        clients.spawn(load::client(sender, generator, site_ids.clone(), plan.batch, deadline, live.clone()));
+        clients.spawn(load::client(sender, generator, site_ids.clone(), plan.batch, pace, deadline, live.clone()));
     }
     let mut probes = JoinSet::new();
     {
@@ -260,6 +268,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         binaries: bins,
         postgres,
         peak_rss_mib,
+        offered_rate: (args.rate > 0).then_some(args.rate),
     });
     println!("{}", report::render(&report));
     crate::report::write_json(&report, args.common.json.as_deref())?;

@@ -20,6 +20,7 @@ const GOAL_PEAK_RSS_MIB: f64 = 200.0;
 /// Everything the run measured.
 pub struct Inputs {
     pub peak_rss_mib: Vec<(String, f64)>,
+    pub offered_rate: Option<u64>,
     pub started_at: String,
     pub smoke: bool,
     pub machine: Machine,
@@ -82,6 +83,8 @@ pub struct IngestReport {
     pub binaries: ReadSide,
     /// Each service's `VmHWM` at the end: its peak resident memory under this load.
     pub peak_rss_mib: Vec<(String, f64)>,
+    /// `--rate`: the events/s the clients offered, paced; `None` when they sent flat out.
+    pub offered_rate: Option<u64>,
     pub goals: Vec<Goal>,
 }
 
@@ -156,6 +159,7 @@ impl IngestReport {
             copy_share,
             binaries: i.binaries,
             peak_rss_mib: i.peak_rss_mib,
+            offered_rate: i.offered_rate,
             goals,
         }
     }
@@ -187,12 +191,13 @@ pub fn render(r: &IngestReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\nAnalytics ingest: {} clients × batches of {} events over {:?} for {:.1} s, {} sites × {} visitors, \
+        "\nAnalytics ingest: {} clients × batches of {} events over {:?} for {:.1} s ({}), {} sites × {} visitors, \
          client ids {}; command-service → relay → Tansu → projector → query-service; {} CPUs",
         r.clients,
         r.batch,
         r.transport,
         r.load_secs,
+        r.offered_rate.map_or_else(|| "flat out".to_owned(), |rate| format!("paced to {rate} events/s")),
         r.sites,
         r.visitors_per_site,
         if r.client_ids { "on" } else { "off" },
