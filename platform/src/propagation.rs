@@ -3,7 +3,9 @@
 //! One trace should show a write from the HTTP/gRPC request through the event
 //! metadata and the Kafka headers to the projection. These helpers move the
 //! `traceparent`/`tracestate` pair between the current `tracing` span and the
-//! carriers each hop uses.
+//! carriers each hop uses. In a process that builds no OpenTelemetry spans
+//! ([`crate::telemetry::traces_built`]) parenting a span is skipped: there is
+//! nothing to attach the context to.
 
 use std::collections::HashMap;
 
@@ -30,6 +32,9 @@ impl Extractor for HeaderCarrier<'_> {
 
 /// Makes `span` a child of the trace context found in `headers`, if any.
 pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) {
+    if !crate::telemetry::traces_built() {
+        return;
+    }
     let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderCarrier(headers)));
     // Without an incoming context the span simply starts a new trace.
     let _ = span.set_parent(cx);
@@ -37,7 +42,7 @@ pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) 
 
 /// Makes `span` a child of a stored trace context (event metadata, Kafka headers).
 pub fn set_parent(span: &tracing::Span, ctx: &TraceContext) {
-    if ctx.traceparent.is_empty() {
+    if ctx.traceparent.is_empty() || !crate::telemetry::traces_built() {
         return;
     }
     let mut map = HashMap::with_capacity(2);

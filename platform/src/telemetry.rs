@@ -60,6 +60,15 @@ pub enum Traces {
     ExportedOnly,
 }
 
+/// Whether this process builds OpenTelemetry spans (set once by [`init`]).
+static TRACE_LAYER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether spans carry OpenTelemetry context in this process: when they do not, extracting
+/// a caller's context to parent a span with is work for nothing (see [`Traces`]).
+pub fn traces_built() -> bool {
+    TRACE_LAYER.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the global subscriber and propagator for a service.
 pub fn init(
     service_name: &'static str,
@@ -104,6 +113,7 @@ pub fn init(
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact().with_filter(filter)).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
+    TRACE_LAYER.store(exporting || traces == Traces::Propagated, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(service = service_name, otlp_export = exporting, ?traces, "telemetry initialised");
     Ok(TelemetryGuard { provider })
 }

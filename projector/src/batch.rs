@@ -257,7 +257,9 @@ fn event_span(message: &Message) -> tracing::Span {
         partition = message.source.partition,
         offset = message.source.offset,
     );
-    tally_platform::propagation::set_parent(&span, &message.trace_context());
+    if tally_platform::telemetry::traces_built() {
+        tally_platform::propagation::set_parent(&span, &message.trace_context());
+    }
     span
 }
 
