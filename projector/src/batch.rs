@@ -152,12 +152,17 @@ impl Applier {
         let mut to_analyse: Vec<(usize, AnalyticsEvent)> = Vec::new();
         // Each event's span lives until the batch commits, so its trace shows when the
         // projection became durable, not just when the event was triaged.
-        let mut spans = Vec::with_capacity(messages.len());
+        // Only where spans are exported: otherwise each would be built, formatted and kept
+        // until the commit for nobody (its fields are on the warnings below instead).
+        let traced = tally_platform::telemetry::traces_built();
+        let mut spans = Vec::with_capacity(if traced { messages.len() } else { 0 });
         for (i, message) in messages.iter().enumerate() {
             let partition = (message.source.topic.clone(), message.source.partition);
             let position = message.position().and_then(|p| i64::try_from(p).ok());
-            spans.push(event_span(message));
-            let _entered = spans[i].enter();
+            let _entered = traced.then(|| {
+                spans.push(event_span(message));
+                spans[spans.len() - 1].clone().entered()
+            });
             let partition_position = stored.get(&partition).map_or(0, |p| p.position);
             match triage(message, active.applied_through, partition_position) {
                 Triage::Project(event) => to_project.push((i, event)),
@@ -170,7 +175,13 @@ impl Applier {
                 Triage::Skip => report.skipped += 1,
                 Triage::Ignore => report.ignored += 1,
                 Triage::DeadLetter(reason) => {
-                    tracing::warn!(reason = %reason, "dead-lettering an undecodable message");
+                    tracing::warn!(
+                        reason = %reason,
+                        topic = %message.source.topic,
+                        partition = message.source.partition,
+                        offset = message.source.offset,
+                        "dead-lettering an undecodable message"
+                    );
                     letters.push(NewDeadLetter::from_message(message, reason));
                 }
             }
