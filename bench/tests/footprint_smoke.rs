@@ -19,7 +19,10 @@ fn footprint_samples_every_service_idle_and_under_load() {
         for key in ["idle_rss_kib", "peak_rss_kib", "hwm_kib"] {
             assert!((1024..4 * 1024 * 1024).contains(&kib(key)), "{key} implausible: {s}");
         }
-        assert!(kib("hwm_kib") >= kib("peak_rss_kib"), "the high-water mark covers every sample: {s}");
+        // The kernel counts RSS per thread and CPU in batches and folds them into the
+        // high-water mark lazily, so a sample can exceed the VmHWM read later by a few
+        // pages (seen: 76 KiB); more than 1 MiB would mean the two are not the same process.
+        assert!(kib("hwm_kib") + 1024 >= kib("peak_rss_kib"), "the high-water mark covers every sample: {s}");
         assert!(kib("idle_samples") >= 2 && kib("peak_samples") >= 2, "a timeline, not one reading: {s}");
     }
     assert!(report["commands"]["commands"].as_u64() > Some(0), "{report}");
