@@ -92,7 +92,8 @@ pub fn init(
     // The log level filters the logs only. Spans feed propagation too: a request span
     // disabled by `warn` logs would lose the caller's trace before it reaches the event
     // metadata and the Kafka headers, so the trace layer keeps every info span.
-    let otel = (exporting || traces == Traces::Propagated).then(|| {
+    let built = exporting || traces == Traces::Propagated;
+    let otel = built.then(|| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)).with_filter(LevelFilter::INFO)
     });
 
@@ -113,7 +114,7 @@ pub fn init(
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact().with_filter(filter)).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
-    TRACE_LAYER.store(exporting || traces == Traces::Propagated, std::sync::atomic::Ordering::Relaxed);
+    TRACE_LAYER.store(built, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(service = service_name, otlp_export = exporting, ?traces, "telemetry initialised");
     Ok(TelemetryGuard { provider })
 }

@@ -115,13 +115,20 @@ pub struct AnalyticsSettings {
 
 /// 1 to 1440: a session never spans a local day anyway.
 fn session_minutes<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let minutes = u32::deserialize(d)?;
-    if (1..=1440).contains(&minutes) {
-        Ok(minutes)
+    within::<D, u32>("analytics.session_timeout_minutes", 1, 1440, u32::deserialize(d)?)
+}
+
+/// `value` if it is from `min` to `max`, else an error naming `key`.
+fn within<'de, D: Deserializer<'de>, T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    min: T,
+    max: T,
+    value: T,
+) -> Result<T, D::Error> {
+    if min <= value && value <= max {
+        Ok(value)
     } else {
-        Err(serde::de::Error::custom(format!(
-            "analytics.session_timeout_minutes must be from 1 to 1440, got {minutes}"
-        )))
+        Err(serde::de::Error::custom(format!("{key} must be from {min} to {max}, got {value}")))
     }
 }
 
@@ -148,12 +155,7 @@ pub struct BatchSettings {
 
 /// 1 to 64: more lanes than partitions, or than the read DB has cores, only adds waiting.
 fn lanes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let lanes = usize::deserialize(d)?;
-    if (1..=64).contains(&lanes) {
-        Ok(lanes)
-    } else {
-        Err(serde::de::Error::custom(format!("batch.lanes must be from 1 to 64, got {lanes}")))
-    }
+    within::<D, usize>("batch.lanes", 1, 64, usize::deserialize(d)?)
 }
 
 impl BatchSettings {

@@ -109,7 +109,7 @@ pub async fn run(
     let shape = BatchShape { max_events: settings.batch.max_events.max(1), max_wait: settings.batch.max_wait() };
     let mut lanes = JoinSet::new();
     let mut inboxes = Vec::with_capacity(settings.batch.lanes);
-    for _ in 0..settings.batch.lanes.max(1) {
+    for _ in 0..settings.batch.lanes {
         // Slack for the lane's next batch to start from while it applies one (it
         // tops up within max_wait); a slow lane holds the reader up only once its
         // own queue is full. Bounded, as records in memory are the projector's
