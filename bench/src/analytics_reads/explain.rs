@@ -11,10 +11,10 @@ use super::{Range, store};
 /// Its parameters are the query-service's for the benchmark's request: the default order
 /// (visitors), and one row more than `limit` (which says whether there is a next page).
 pub async fn breakdown(db: &Client, range: &Range, limit: u32) -> anyhow::Result<String> {
-    use tally_query_service::stats::{Dimension, Order, rollup_breakdown};
+    use tally_query_service::stats::{Dimension, Order, Pick, rollup_breakdown};
     db.batch_execute(&format!(
         "PREPARE tally_breakdown(uuid, int2[], date[], int8[], text, text, int8) AS {}",
-        rollup_breakdown(Some(Order::Visitors))
+        rollup_breakdown(Pick::Top(Order::Visitors))
     ))
     .await?;
     let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last);

@@ -15,7 +15,7 @@ mod sql;
 
 /// The unfiltered breakdown's statement and its parameters for a range (`tally-bench
 /// analytics-reads` shows its plan).
-pub use sql::{rollup_breakdown, spans};
+pub use sql::{Pick, rollup_breakdown, spans};
 
 use std::collections::HashMap;
 
@@ -29,6 +29,16 @@ pub use period::resolve;
 
 use crate::read::{ReadError, Reads};
 use sql::Grouping;
+
+/// Which groups [`Reads::grouped`] needs.
+#[derive(Debug, Clone, Copy)]
+enum Wanted<'a> {
+    All,
+    /// The first `n` in this order.
+    Top(Order, usize),
+    /// These values (raw, `""` for none).
+    Values(&'a [String]),
+}
 
 /// A resolved range with its previous one.
 #[derive(Debug, Clone, Copy)]
@@ -120,14 +130,14 @@ impl Reads {
     /// prints the plan). Preparing costs one round trip and a fraction of a millisecond of
     /// planning; these statements run for milliseconds.
     ///
-    /// `top` (a breakdown's order and how many rows it shows, from the first) lets a
-    /// breakdown over the rollups return just those rows; other paths return every group.
+    /// `wanted` lets a breakdown over the rollups return just the groups it shows; other
+    /// paths return every group.
     async fn grouped(
         &self,
         scope: &Scope,
         range: DateRange,
         grouping: &Grouping,
-        top: Option<(Order, usize)>,
+        wanted: Wanted<'_>,
     ) -> Result<HashMap<String, Counts>, ReadError> {
         let client = self.pool().get().await?;
         if let Grouping::Value(d) = grouping
@@ -136,15 +146,20 @@ impl Reads {
             && scope.goal.is_none()
         {
             let (codes, starts, signs) = sql::spans(range.start, range.end);
-            let rows = match top {
-                Some((order, n)) => {
+            let rows = match wanted {
+                Wanted::Top(order, n) => {
                     let n = i64::try_from(n).unwrap_or(i64::MAX);
-                    let sql = sql::rollup_breakdown(Some(order));
+                    let sql = sql::rollup_breakdown(Pick::Top(order));
                     let label = d.empty_label();
                     client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim, &label, &n]).await?
                 }
-                None => {
-                    client.query(&sql::rollup_breakdown(None), &[&scope.site, &codes, &starts, &signs, &dim]).await?
+                Wanted::Values(values) => {
+                    let sql = sql::rollup_breakdown(Pick::Values);
+                    client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim, &values]).await?
+                }
+                Wanted::All => {
+                    let sql = sql::rollup_breakdown(Pick::All);
+                    client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim]).await?
                 }
             };
             let mut out = HashMap::new();
@@ -200,9 +215,9 @@ impl Reads {
     pub async fn aggregate(&self, scope: &Scope) -> Result<(Ranges, Metrics, Option<Metrics>), ReadError> {
         let ranges = self.ranges(scope).await?;
         let total = |m: HashMap<String, Counts>| Metrics::from(m.get("").copied().unwrap_or_default());
-        let current = total(self.grouped(scope, ranges.current, &Grouping::None, None).await?);
+        let current = total(self.grouped(scope, ranges.current, &Grouping::None, Wanted::All).await?);
         let previous = match ranges.previous {
-            Some(r) => Some(total(self.grouped(scope, r, &Grouping::None, None).await?)),
+            Some(r) => Some(total(self.grouped(scope, r, &Grouping::None, Wanted::All).await?)),
             None => None,
         };
         Ok((ranges, current, previous))
@@ -223,9 +238,9 @@ impl Reads {
                 .collect()
         };
         let grouping = Grouping::Time(interval);
-        let points = series(ranges.current, self.grouped(scope, ranges.current, &grouping, None).await?);
+        let points = series(ranges.current, self.grouped(scope, ranges.current, &grouping, Wanted::All).await?);
         let previous = match ranges.previous {
-            Some(r) => series(r, self.grouped(scope, r, &grouping, None).await?),
+            Some(r) => series(r, self.grouped(scope, r, &grouping, Wanted::All).await?),
             None => Vec::new(),
         };
         Ok((ranges, Series { points, previous }))
@@ -244,11 +259,14 @@ impl Reads {
         let ranges = self.ranges(scope).await?;
         let grouping = Grouping::Value(dimension.clone());
         // One row past the page says whether there is a next one. The previous range is
-        // looked up by the current rows' values, so it is read whole.
-        let top = Some((order, offset.saturating_add(size).saturating_add(1)));
+        // looked up by the current rows' values.
+        let top = Wanted::Top(order, offset.saturating_add(size).saturating_add(1));
         let current = self.grouped(scope, ranges.current, &grouping, top).await?;
         let previous = match ranges.previous {
-            Some(r) => Some(self.grouped(scope, r, &grouping, None).await?),
+            Some(r) => {
+                let values: Vec<String> = current.keys().cloned().collect();
+                Some(self.grouped(scope, r, &grouping, Wanted::Values(&values)).await?)
+            }
             None => None,
         };
         let mut rows: Vec<Row> = current
