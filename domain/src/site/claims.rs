@@ -17,5 +17,6 @@ pub(super) fn claims(state: &Site, event: &SiteEvent) -> Vec<UniqueClaim> {
             None => Vec::new(),
         },
         SiteEvent::Deleted(_) => current.map(release).into_iter().collect(),
+        SiteEvent::ReadKeyIssued(_) | SiteEvent::ReadKeyRevoked(_) => Vec::new(),
     }
 }

@@ -6,6 +6,8 @@ use crate::field_mask::FieldMask;
 use crate::ids::{ProfileId, SiteId};
 use crate::values::{SiteDomain, SiteName, TimeZone};
 
+use super::{IssueReadKey, RevokeReadKey};
+
 /// Unvalidated site fields as the edge received them; empty means "not
 /// given", as in proto3.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,6 +124,10 @@ pub enum SiteCommand {
     Update(UpdateSite),
     /// See [`DeleteSite`].
     Delete(DeleteSite),
+    /// See [`IssueReadKey`].
+    IssueReadKey(IssueReadKey),
+    /// See [`RevokeReadKey`].
+    RevokeReadKey(RevokeReadKey),
 }
 
 impl SiteCommand {
@@ -131,6 +137,8 @@ impl SiteCommand {
             SiteCommand::Register(c) => c.site_id,
             SiteCommand::Update(c) => c.site_id,
             SiteCommand::Delete(c) => c.site_id,
+            SiteCommand::IssueReadKey(c) => c.site_id,
+            SiteCommand::RevokeReadKey(c) => c.site_id,
         }
     }
 }
@@ -150,5 +158,17 @@ impl From<UpdateSite> for SiteCommand {
 impl From<DeleteSite> for SiteCommand {
     fn from(command: DeleteSite) -> Self {
         SiteCommand::Delete(command)
+    }
+}
+
+impl From<IssueReadKey> for SiteCommand {
+    fn from(command: IssueReadKey) -> Self {
+        SiteCommand::IssueReadKey(command)
+    }
+}
+
+impl From<RevokeReadKey> for SiteCommand {
+    fn from(command: RevokeReadKey) -> Self {
+        SiteCommand::RevokeReadKey(command)
     }
 }

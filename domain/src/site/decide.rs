@@ -4,9 +4,10 @@ use crate::error::DomainError;
 use crate::ids::SiteId;
 
 use super::{
-    DeleteSite, RegisterSite, Site, SiteCommand, SiteData, SiteDeleted, SiteEvent, SiteRegistered, SiteUpdated,
-    UpdateSite,
+    DeleteSite, IssueReadKey, MAX_ACTIVE_READ_KEYS, RegisterSite, RevokeReadKey, Site, SiteCommand, SiteData,
+    SiteDeleted, SiteEvent, SiteReadKeyIssued, SiteReadKeyRevoked, SiteRegistered, SiteUpdated, UpdateSite,
 };
+use crate::error::ValidationError;
 
 const KIND: &str = "site";
 
@@ -15,6 +16,8 @@ pub(super) fn decide(state: &Site, command: &SiteCommand) -> Result<Vec<SiteEven
         SiteCommand::Register(c) => register(state, c),
         SiteCommand::Update(c) => update(state, c),
         SiteCommand::Delete(c) => delete(state, c),
+        SiteCommand::IssueReadKey(c) => issue_read_key(state, c),
+        SiteCommand::RevokeReadKey(c) => revoke_read_key(state, c),
     }
 }
 
@@ -48,6 +51,38 @@ fn update(state: &Site, c: &UpdateSite) -> Result<Vec<SiteEvent>, DomainError> {
 fn delete(state: &Site, c: &DeleteSite) -> Result<Vec<SiteEvent>, DomainError> {
     let data = live(state, c.site_id)?;
     Ok(vec![SiteEvent::Deleted(SiteDeleted { site_id: data.id })])
+}
+
+fn issue_read_key(state: &Site, c: &IssueReadKey) -> Result<Vec<SiteEvent>, DomainError> {
+    let data = live(state, c.site_id)?;
+    if data.read_keys.contains(&c.key_id) {
+        return Err(DomainError::AlreadyExists { kind: "read key", id: c.key_id.as_str().to_owned() });
+    }
+    if data.read_keys.active.len() >= MAX_ACTIVE_READ_KEYS {
+        return Err(ValidationError::single(
+            "site_id",
+            format!("the site already has {MAX_ACTIVE_READ_KEYS} active read keys; revoke one first"),
+        )
+        .into());
+    }
+    Ok(vec![SiteEvent::ReadKeyIssued(SiteReadKeyIssued {
+        site_id: data.id,
+        key_id: c.key_id.clone(),
+        key_hash: c.key_hash,
+        label: c.label.clone(),
+    })])
+}
+
+fn revoke_read_key(state: &Site, c: &RevokeReadKey) -> Result<Vec<SiteEvent>, DomainError> {
+    let data = live(state, c.site_id)?;
+    if data.read_keys.revoked.contains(&c.key_id) {
+        // Revoking twice records nothing, like re-saving identical values.
+        return Ok(Vec::new());
+    }
+    if !data.read_keys.active.contains(&c.key_id) {
+        return Err(DomainError::NotFound { kind: "read key", id: c.key_id.as_str().to_owned() });
+    }
+    Ok(vec![SiteEvent::ReadKeyRevoked(SiteReadKeyRevoked { site_id: data.id, key_id: c.key_id.clone() })])
 }
 
 /// The live site, or the error explaining why there is none.

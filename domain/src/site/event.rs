@@ -9,6 +9,8 @@ use crate::aggregate::DomainEvent;
 use crate::ids::{ProfileId, SiteId};
 use crate::values::{SiteDomain, SiteName, TimeZone};
 
+use super::{SiteReadKeyIssued, SiteReadKeyRevoked};
+
 /// A site was registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteRegistered {
@@ -67,6 +69,12 @@ pub enum SiteEvent {
     /// See [`SiteDeleted`].
     #[serde(rename = "SiteDeleted")]
     Deleted(SiteDeleted),
+    /// See [`SiteReadKeyIssued`].
+    #[serde(rename = "SiteReadKeyIssued")]
+    ReadKeyIssued(SiteReadKeyIssued),
+    /// See [`SiteReadKeyRevoked`].
+    #[serde(rename = "SiteReadKeyRevoked")]
+    ReadKeyRevoked(SiteReadKeyRevoked),
 }
 
 impl SiteEvent {
@@ -76,6 +84,8 @@ impl SiteEvent {
             SiteEvent::Registered(e) => e.site_id,
             SiteEvent::Updated(e) => e.site_id,
             SiteEvent::Deleted(e) => e.site_id,
+            SiteEvent::ReadKeyIssued(e) => e.site_id,
+            SiteEvent::ReadKeyRevoked(e) => e.site_id,
         }
     }
 }
@@ -86,6 +96,8 @@ impl DomainEvent for SiteEvent {
             SiteEvent::Registered(_) => "SiteRegistered",
             SiteEvent::Updated(_) => "SiteUpdated",
             SiteEvent::Deleted(_) => "SiteDeleted",
+            SiteEvent::ReadKeyIssued(_) => "SiteReadKeyIssued",
+            SiteEvent::ReadKeyRevoked(_) => "SiteReadKeyRevoked",
         }
     }
 }

@@ -8,12 +8,17 @@ mod claims;
 mod command;
 mod decide;
 mod event;
+mod read_key;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use command::{DeleteSite, RegisterSite, SiteChanges, SiteCommand, SiteInput, UpdateSite};
 pub use event::{SiteDeleted, SiteEvent, SiteRegistered, SiteUpdated};
+pub use read_key::{
+    IssueReadKey, MAX_ACTIVE_READ_KEYS, MAX_LABEL_CHARS, ReadKeyId, ReadKeyLabel, ReadKeys, RevokeReadKey, SiteReadKeyIssued,
+    SiteReadKeyRevoked,
+};
 pub use state::{Site, SiteData};
 
 /// Claim scope under which site domains are unique.

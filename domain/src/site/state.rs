@@ -5,7 +5,7 @@ use crate::error::DomainError;
 use crate::ids::{ProfileId, SiteId};
 use crate::values::{SiteDomain, SiteName, TimeZone};
 
-use super::{SiteCommand, SiteEvent, claims, decide};
+use super::{ReadKeys, SiteCommand, SiteEvent, claims, decide};
 
 /// The lifecycle of one site stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct SiteData {
     pub owner_profile_id: ProfileId,
     /// Label shown in dashboards.
     pub name: SiteName,
+    /// The statistics read keys issued for the site.
+    pub read_keys: ReadKeys,
 }
 
 impl Site {
@@ -79,6 +81,7 @@ impl Aggregate for Site {
                     time_zone: e.time_zone,
                     owner_profile_id: e.owner_profile_id,
                     name: e.name.clone(),
+                    read_keys: ReadKeys::default(),
                 });
             }
             SiteEvent::Updated(e) => {
@@ -96,6 +99,16 @@ impl Aggregate for Site {
                 }
             }
             SiteEvent::Deleted(e) => *self = Site::Deleted { id: e.site_id },
+            SiteEvent::ReadKeyIssued(e) => {
+                let Site::Active(data) = self else { return };
+                data.read_keys.active.insert(e.key_id.clone());
+            }
+            SiteEvent::ReadKeyRevoked(e) => {
+                let Site::Active(data) = self else { return };
+                if data.read_keys.active.remove(&e.key_id) {
+                    data.read_keys.revoked.insert(e.key_id.clone());
+                }
+            }
         }
     }
 

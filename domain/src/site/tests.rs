@@ -1,6 +1,7 @@
 //! Behaviour of the site aggregate: decisions, claims, replay and the
 //! stored event format. Input validation lives in `tests/validation.rs`.
 
+mod read_keys;
 mod validation;
 
 use crate::aggregate::ClaimAction::{self, Acquire, Release};

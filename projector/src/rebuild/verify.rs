@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use tally_domain::{ProfileEvent, SiteEvent};
 use tally_event_store::RecordedEvent;
-use tally_proto::convert::{decode_profile_event, decode_site_event, event_types};
+use tally_proto::convert::{decode_profile_event, decode_site_event};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -135,9 +135,8 @@ impl Model {
                 Ok(SiteEvent::Deleted(d)) => {
                     self.sites.remove(&d.site_id.as_uuid());
                 }
-                // Read-key events are outside the domain's site model, yet
-                // they are part of the site's stream: version and time move.
-                Err(_) if is_read_key_event(&e.event_type) && e.schema_version == 1 => {
+                // Read-key events are part of the site's stream: version and time move.
+                Ok(SiteEvent::ReadKeyIssued(_) | SiteEvent::ReadKeyRevoked(_)) => {
                     if let Some(s) = stream_uuid(&e.stream_id).and_then(|id| self.sites.get_mut(&id)) {
                         (s.version, s.last_position, s.update_us) = (version, position, at);
                     }
@@ -179,10 +178,6 @@ impl Model {
         f.add(20, owners.len() as i64);
         FIGURES.iter().zip(f.0).map(|(name, v)| (*name, v)).collect()
     }
-}
-
-fn is_read_key_event(ty: &str) -> bool {
-    ty == event_types::SITE_READ_KEY_ISSUED || ty == event_types::SITE_READ_KEY_REVOKED
 }
 
 /// The names of the figures compared, in order.

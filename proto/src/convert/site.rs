@@ -2,7 +2,8 @@
 
 use prost::Message as _;
 use tally_domain::{
-    SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteInput, SiteName, SiteRegistered, SiteUpdated, TimeZone,
+    ReadKeyId, ReadKeyLabel, SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteInput, SiteName, SiteReadKeyIssued,
+    SiteReadKeyRevoked, SiteRegistered, SiteUpdated, TimeZone,
 };
 
 use super::{
@@ -43,6 +44,23 @@ impl From<&SiteDeleted> for v1::SiteDeleted {
     }
 }
 
+impl From<&SiteReadKeyIssued> for v1::SiteReadKeyIssued {
+    fn from(e: &SiteReadKeyIssued) -> Self {
+        Self {
+            site_id: e.site_id.to_string(),
+            key_id: e.key_id.as_str().to_owned(),
+            key_hash: e.key_hash.to_vec(),
+            label: e.label.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<&SiteReadKeyRevoked> for v1::SiteReadKeyRevoked {
+    fn from(e: &SiteReadKeyRevoked) -> Self {
+        Self { site_id: e.site_id.to_string(), key_id: e.key_id.as_str().to_owned() }
+    }
+}
+
 /// Encodes a site event as its payload message.
 ///
 /// Returns the event type to store next to it (the payload's full protobuf
@@ -54,6 +72,12 @@ pub fn encode_site_event(event: &SiteEvent) -> (&'static str, Vec<u8>) {
         SiteEvent::Registered(e) => (event_types::SITE_REGISTERED, v1::SiteRegistered::from(e).encode_to_vec()),
         SiteEvent::Updated(e) => (event_types::SITE_UPDATED, v1::SiteUpdated::from(e).encode_to_vec()),
         SiteEvent::Deleted(e) => (event_types::SITE_DELETED, v1::SiteDeleted::from(e).encode_to_vec()),
+        SiteEvent::ReadKeyIssued(e) => {
+            (event_types::SITE_READ_KEY_ISSUED, v1::SiteReadKeyIssued::from(e).encode_to_vec())
+        }
+        SiteEvent::ReadKeyRevoked(e) => {
+            (event_types::SITE_READ_KEY_REVOKED, v1::SiteReadKeyRevoked::from(e).encode_to_vec())
+        }
     }
 }
 
@@ -96,28 +120,54 @@ impl TryFrom<v1::SiteDeleted> for SiteDeleted {
     }
 }
 
+impl TryFrom<v1::SiteReadKeyIssued> for SiteReadKeyIssued {
+    type Error = DecodeError;
+
+    fn try_from(p: v1::SiteReadKeyIssued) -> Result<Self, DecodeError> {
+        let key_hash = <[u8; 32]>::try_from(p.key_hash.as_slice())
+            .map_err(|_| DecodeError::invalid("key_hash", format!("must be 32 bytes, got {}", p.key_hash.len())))?;
+        Ok(Self {
+            site_id: parse_id("site_id", &p.site_id)?,
+            key_id: parse_value("key_id", &p.key_id, ReadKeyId::parse)?,
+            key_hash,
+            label: parse_value("label", &p.label, ReadKeyLabel::parse)?,
+        })
+    }
+}
+
+impl TryFrom<v1::SiteReadKeyRevoked> for SiteReadKeyRevoked {
+    type Error = DecodeError;
+
+    fn try_from(p: v1::SiteReadKeyRevoked) -> Result<Self, DecodeError> {
+        Ok(Self { site_id: parse_id("site_id", &p.site_id)?, key_id: parse_value("key_id", &p.key_id, ReadKeyId::parse)? })
+    }
+}
+
 /// Decodes a stored site event payload back into a domain event,
 /// re-validating every value.
 ///
 /// # Errors
 ///
 /// [`DecodeError::UnknownType`] when `event_type` is not a site event the
-/// domain models (read-key events are not, yet),
+/// domain models,
 /// [`DecodeError::UnsupportedSchemaVersion`] for a schema version other than
 /// [`super::SCHEMA_VERSION`], [`DecodeError::Malformed`] when `payload` is not
 /// valid protobuf and [`DecodeError::Invalid`] when a value fails validation.
 pub fn decode_site_event(event_type: &str, schema_version: u32, payload: &[u8]) -> Result<SiteEvent, DecodeError> {
-    let known =
-        matches!(event_type, event_types::SITE_REGISTERED | event_types::SITE_UPDATED | event_types::SITE_DELETED);
-    if !known {
-        return Err(DecodeError::UnknownType(event_type.to_owned()));
-    }
+    let decode: fn(&[u8]) -> Result<SiteEvent, DecodeError> = match event_type {
+        event_types::SITE_REGISTERED => |b| Ok(SiteEvent::Registered(v1::SiteRegistered::decode(b)?.try_into()?)),
+        event_types::SITE_UPDATED => |b| Ok(SiteEvent::Updated(v1::SiteUpdated::decode(b)?.try_into()?)),
+        event_types::SITE_DELETED => |b| Ok(SiteEvent::Deleted(v1::SiteDeleted::decode(b)?.try_into()?)),
+        event_types::SITE_READ_KEY_ISSUED => {
+            |b| Ok(SiteEvent::ReadKeyIssued(v1::SiteReadKeyIssued::decode(b)?.try_into()?))
+        }
+        event_types::SITE_READ_KEY_REVOKED => {
+            |b| Ok(SiteEvent::ReadKeyRevoked(v1::SiteReadKeyRevoked::decode(b)?.try_into()?))
+        }
+        _ => return Err(DecodeError::UnknownType(event_type.to_owned())),
+    };
     check_schema_version(event_type, schema_version)?;
-    Ok(match event_type {
-        event_types::SITE_REGISTERED => SiteEvent::Registered(v1::SiteRegistered::decode(payload)?.try_into()?),
-        event_types::SITE_UPDATED => SiteEvent::Updated(v1::SiteUpdated::decode(payload)?.try_into()?),
-        _ => SiteEvent::Deleted(v1::SiteDeleted::decode(payload)?.try_into()?),
-    })
+    decode(payload)
 }
 
 // ---------------------------------------------------------------------------

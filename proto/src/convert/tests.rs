@@ -8,7 +8,7 @@ use prost_types::Timestamp;
 use tally_domain::{
     Attributes, Bio, DisplayName, Email, Handle, HttpUrl, ProfileCreated, ProfileData, ProfileDeleted, ProfileEvent,
     ProfileId, ProfileInput, ProfileUpdated, SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteId, SiteInput, SiteName,
-    SiteRegistered, SiteUpdated, TimeZone,
+    ReadKeyId, ReadKeyLabel, SiteReadKeyIssued, SiteReadKeyRevoked, SiteRegistered, SiteUpdated, TimeZone,
 };
 
 use super::*;
@@ -137,6 +137,26 @@ fn site_events_round_trip() {
     }));
     site_round_trip(SiteEvent::Updated(SiteUpdated { site_id: site_id(), domain: None, time_zone: None, name: None }));
     site_round_trip(SiteEvent::Deleted(SiteDeleted { site_id: site_id() }));
+    let key_id = ReadKeyId::parse("0123456789abcdef").unwrap();
+    site_round_trip(SiteEvent::ReadKeyIssued(SiteReadKeyIssued {
+        site_id: site_id(),
+        key_id: key_id.clone(),
+        key_hash: [7; 32],
+        label: ReadKeyLabel::parse("grafana").unwrap(),
+    }));
+    site_round_trip(SiteEvent::ReadKeyRevoked(SiteReadKeyRevoked { site_id: site_id(), key_id }));
+}
+
+#[test]
+fn a_read_key_event_with_a_short_digest_is_refused_naming_the_field() {
+    let payload = v1::SiteReadKeyIssued {
+        site_id: site_id().to_string(),
+        key_id: "0123456789abcdef".into(),
+        key_hash: vec![1; 31],
+        label: String::new(),
+    };
+    let err = decode_site_event(event_types::SITE_READ_KEY_ISSUED, 1, &payload.encode_to_vec()).unwrap_err();
+    assert!(err.to_string().contains("key_hash"), "{err}");
 }
 
 #[test]
@@ -332,6 +352,7 @@ fn site_data_becomes_the_resource_and_summary() {
         time_zone: r.time_zone,
         owner_profile_id: r.owner_profile_id,
         name: r.name,
+        read_keys: Default::default(),
     };
     let meta = ResourceMeta { version: 1, create_time: Some(at(10, 0)), update_time: Some(at(10, 0)) };
     let site = site_to_proto(&data, &meta);
