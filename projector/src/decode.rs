@@ -42,10 +42,12 @@ pub enum Change {
     SiteDeleted {
         id: Uuid,
     },
-    /// An event of the site's stream that changes nothing shown here (read
-    /// keys) but still moves its version and update time.
-    SiteTouched {
-        id: Uuid,
+    /// A read key of the statistics API: a row of its own, and the site's
+    /// version and update time move.
+    ReadKeyIssued(ReadKeyFields),
+    ReadKeyRevoked {
+        site_id: Uuid,
+        key_id: String,
     },
 }
 
@@ -57,12 +59,23 @@ impl Change {
             Change::ProfileUpdated(p) => p.id,
             Change::SiteRegistered(f) => f.id,
             Change::SiteUpdated(p) => p.id,
-            Change::ProfileDeleted { id } | Change::SiteDeleted { id } | Change::SiteTouched { id } => *id,
+            Change::ProfileDeleted { id } | Change::SiteDeleted { id } => *id,
+            Change::ReadKeyIssued(k) => k.site_id,
+            Change::ReadKeyRevoked { site_id, .. } => *site_id,
         }
     }
 
     pub fn is_profile(&self) -> bool {
         matches!(self, Change::ProfileCreated(_) | Change::ProfileUpdated(_) | Change::ProfileDeleted { .. })
+    }
+
+    /// The read key this change is about, as `(site, key_id)`.
+    pub fn read_key(&self) -> Option<(Uuid, &str)> {
+        match self {
+            Change::ReadKeyIssued(k) => Some((k.site_id, k.key_id.as_str())),
+            Change::ReadKeyRevoked { site_id, key_id } => Some((*site_id, key_id.as_str())),
+            _ => None,
+        }
     }
 }
 
@@ -106,6 +119,19 @@ pub struct SitePatch {
     pub name: Option<String>,
     pub time_zone: Option<String>,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadKeyFields {
+    pub site_id: Uuid,
+    pub key_id: String,
+    /// SHA-256 of the secret; never the secret.
+    pub key_hash: Vec<u8>,
+    pub label: String,
+}
+
+/// The length of a read key's `key_hash` (SHA-256). Another length could never match a
+/// secret, so such an event is refused rather than stored as a key nobody can use.
+pub const KEY_HASH_LEN: usize = 32;
 
 /// What an envelope means to this projection.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,11 +280,23 @@ fn site(e: &v1::EventEnvelope) -> Result<Change, DecodeError> {
         }
         t::SITE_READ_KEY_ISSUED => {
             let p: v1::SiteReadKeyIssued = payload(e)?;
-            Change::SiteTouched { id: aggregate_id(e, "site_id", &p.site_id, "site")? }
+            let site_id = aggregate_id(e, "site_id", &p.site_id, "site")?;
+            if p.key_hash.len() != KEY_HASH_LEN {
+                return Err(invalid(ty, "key_hash", format!("must be {KEY_HASH_LEN} bytes, got {}", p.key_hash.len())));
+            }
+            Change::ReadKeyIssued(ReadKeyFields {
+                site_id,
+                key_id: required(ty, "key_id", p.key_id)?,
+                key_hash: p.key_hash,
+                label: p.label,
+            })
         }
         _ => {
             let p: v1::SiteReadKeyRevoked = payload(e)?;
-            Change::SiteTouched { id: aggregate_id(e, "site_id", &p.site_id, "site")? }
+            Change::ReadKeyRevoked {
+                site_id: aggregate_id(e, "site_id", &p.site_id, "site")?,
+                key_id: required(ty, "key_id", p.key_id)?,
+            }
         }
     })
 }

@@ -6,14 +6,17 @@
 //! been applied and is skipped, which is what makes at-least-once delivery
 //! upstream harmless.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
 
 use crate::{
-    decode::{Change, Event, ProfileFields, ProfilePatch, SiteFields, SitePatch},
-    rows::{ProfileRow, SiteRow, Slot},
+    decode::{Change, Event, ProfileFields, ProfilePatch, ReadKeyFields, SiteFields, SitePatch},
+    rows::{ProfileRow, ReadKeyRow, SiteRow, Slot},
 };
+
+/// A read key's identity: its site and its id within the site.
+pub type KeyId = (Uuid, String);
 
 /// What became of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,10 @@ pub struct Fold {
     /// Existing profiles whose `sites` array must be recomputed from the site
     /// rows (new ones get theirs as they are inserted).
     pub refresh_owners: BTreeSet<Uuid>,
+    /// The read keys the batch's key events name, as loaded, then as changed. Ordered, so
+    /// a site's keys are one range (a deletion drops them all).
+    pub keys: BTreeMap<KeyId, ReadKeyRow>,
+    pub dirty_keys: BTreeSet<KeyId>,
 }
 
 /// Whether an event at `position` is already in a slot.
@@ -68,7 +75,8 @@ impl Fold {
             Change::SiteRegistered(f) => self.site_registered(e, f),
             Change::SiteUpdated(p) => self.site_updated(e, p),
             Change::SiteDeleted { id } => self.site_deleted(e, *id),
-            Change::SiteTouched { id } => self.live_site(*id, "site").map(|s| touch_site(s, e)),
+            Change::ReadKeyIssued(k) => self.key_issued(e, k),
+            Change::ReadKeyRevoked { site_id, key_id } => self.key_revoked(e, *site_id, key_id),
         };
         match outcome {
             Ok(()) => {
@@ -180,7 +188,55 @@ impl Fold {
         // Deleting what we never saw still leaves a tombstone, so the
         // missing registration cannot arrive late and resurrect it.
         self.sites.insert(id, Slot::Gone(e.position));
+        // Its keys stop working with it: the write deletes its key rows, and the
+        // tombstone turns away any key event at or below the deletion.
+        let gone: Vec<KeyId> = self.site_keys(id).cloned().collect();
+        for k in gone {
+            self.keys.remove(&k);
+            self.dirty_keys.remove(&k);
+        }
         Ok(())
+    }
+
+    fn site_keys(&self, site: Uuid) -> impl Iterator<Item = &KeyId> {
+        self.keys.range((site, String::new())..).map(|(k, _)| k).take_while(move |(s, _)| *s == site)
+    }
+
+    fn key_issued(&mut self, e: &Event, k: &ReadKeyFields) -> Result<(), String> {
+        self.live_site(k.site_id, "site")?;
+        let id = (k.site_id, k.key_id.clone());
+        // A key id is issued once per site; a second issue must not replace the hash of a key
+        // in use, nor bring a revoked key back.
+        if let Some(row) = self.keys.get(&id) {
+            return Err(format!(
+                "read key {} of site {} was already issued (row at position {})",
+                k.key_id, k.site_id, row.last_position
+            ));
+        }
+        self.live_site(k.site_id, "site").map(|s| touch_site(s, e))?;
+        let row = ReadKeyRow {
+            site_id: k.site_id,
+            key_id: k.key_id.clone(),
+            key_hash: k.key_hash.clone(),
+            label: k.label.clone(),
+            revoked: false,
+            last_position: e.position,
+        };
+        self.keys.insert(id.clone(), row);
+        self.dirty_keys.insert(id);
+        Ok(())
+    }
+
+    fn key_revoked(&mut self, e: &Event, site: Uuid, key_id: &str) -> Result<(), String> {
+        self.live_site(site, "site")?;
+        let id = (site, key_id.to_owned());
+        let row = self.keys.get_mut(&id).ok_or_else(|| {
+            format!("read key {key_id} of site {site} is not in the read model (its issue was not applied)")
+        })?;
+        row.revoked = true;
+        row.last_position = e.position;
+        self.dirty_keys.insert(id);
+        self.live_site(site, "site").map(|s| touch_site(s, e))
     }
 }
 

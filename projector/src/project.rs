@@ -33,7 +33,11 @@ pub async fn project(
     let mut profile_ids = BTreeSet::new();
     let mut site_ids = BTreeSet::new();
     let mut owners = BTreeSet::new();
+    let mut keys = BTreeSet::new();
     for e in events {
+        if let Some((site, key)) = e.change.read_key() {
+            keys.insert((site, key.to_owned()));
+        }
         match &e.change {
             c if c.is_profile() => {
                 profile_ids.insert(c.id());
@@ -53,7 +57,8 @@ pub async fn project(
         let lock_ids: Vec<Uuid> = owners.union(&profile_ids.iter().copied().collect()).copied().collect();
         statements.lock_owners(tx, &lock_ids, &site_ids).await?;
     }
-    let mut fold = statements.load(tx, &profile_ids, &site_ids, sharing == Sharing::Shared).await?;
+    let keys: Vec<_> = keys.into_iter().collect();
+    let mut fold = statements.load(tx, &profile_ids, &site_ids, &keys, sharing == Sharing::Shared).await?;
     let verdicts: Vec<Verdict> = events.iter().map(|e| fold.apply(e)).collect();
     statements.write(tx, &fold).await?;
     Ok(verdicts)

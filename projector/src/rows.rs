@@ -37,6 +37,17 @@ pub struct SiteRow {
     pub last_position: i64,
 }
 
+/// A `site_read_keys_vN` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadKeyRow {
+    pub site_id: Uuid,
+    pub key_id: String,
+    pub key_hash: Vec<u8>,
+    pub label: String,
+    pub revoked: bool,
+    pub last_position: i64,
+}
+
 /// What the read model knows about an id.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Slot<R> {
@@ -59,6 +70,13 @@ impl ProfileRow {
             .map(|(k, v)| k.capacity() + v.capacity() + 2 * size_of::<String>() + BTREE_ENTRY_OVERHEAD)
             .sum();
         strings.iter().map(|s| s.capacity()).sum::<usize>() + attributes
+    }
+}
+
+impl ReadKeyRow {
+    /// About how many heap bytes this row holds beyond `size_of::<Self>()`.
+    pub fn heap_bytes(&self) -> usize {
+        self.key_id.capacity() + self.key_hash.capacity() + self.label.capacity()
     }
 }
 

@@ -6,6 +6,7 @@ pub const PROFILES: &str = "profiles";
 
 const SHARED: &str = include_str!("../sql/shared.sql");
 const VERSION_TEMPLATE: &str = include_str!("../sql/version.sql");
+const READ_KEYS: &str = include_str!("../sql/read_keys.sql");
 
 /// The tables of one version of the profiles projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,7 @@ pub struct VersionTables {
     pub profiles: String,
     pub sites: String,
     pub tombstones: String,
+    pub read_keys: String,
 }
 
 impl VersionTables {
@@ -23,11 +25,17 @@ impl VersionTables {
             profiles: format!("profile_view_v{version}"),
             sites: format!("site_view_v{version}"),
             tombstones: format!("tombstones_v{version}"),
+            read_keys: format!("site_read_keys_v{version}"),
         }
     }
 
     /// `CREATE TABLE …` for this version.
     pub fn create_ddl(&self) -> String {
+        format!("{}\n{}", self.v1_ddl(), READ_KEYS.replace("{V}", &self.version.to_string()))
+    }
+
+    /// The version as migration V1 created it (its text must never change).
+    fn v1_ddl(&self) -> String {
         VERSION_TEMPLATE.replace("{V}", &self.version.to_string())
     }
 
@@ -50,29 +58,61 @@ impl VersionTables {
 
     /// Makes the tables of [`Self::rebuild_ddl`] crash-safe (and replicated) again.
     pub fn set_logged_ddl(&self) -> String {
-        format!(
-            "ALTER TABLE {} SET LOGGED; ALTER TABLE {} SET LOGGED; ALTER TABLE {} SET LOGGED;",
-            self.profiles, self.sites, self.tombstones
-        )
+        self.all().iter().map(|t| format!("ALTER TABLE {t} SET LOGGED;")).collect::<Vec<_>>().join(" ")
     }
 
     /// Points the views the query-service reads at this version.
     pub fn point_views_ddl(&self) -> String {
         format!(
-            "CREATE OR REPLACE VIEW profiles AS SELECT * FROM {};\nCREATE OR REPLACE VIEW sites AS SELECT * FROM {};",
-            self.profiles, self.sites
+            "CREATE OR REPLACE VIEW profiles AS SELECT * FROM {};\nCREATE OR REPLACE VIEW sites AS SELECT * FROM {};\n\
+             CREATE OR REPLACE VIEW site_read_keys AS SELECT * FROM {};",
+            self.profiles, self.sites, self.read_keys
         )
     }
 
     pub fn drop_ddl(&self) -> String {
-        format!("DROP TABLE IF EXISTS {}, {}, {};", self.profiles, self.sites, self.tombstones)
+        format!("DROP TABLE IF EXISTS {};", self.all().join(", "))
+    }
+
+    /// Every table of the version.
+    pub fn all(&self) -> [&str; 4] {
+        [&self.profiles, &self.sites, &self.tombstones, &self.read_keys]
     }
 }
 
 /// Migration V1: shared tables, version 1, and the views on it.
 pub fn initial() -> String {
     let v1 = VersionTables::new(1);
-    format!("{SHARED}\n{}\n{}\n", v1.create_ddl(), v1.point_views_ddl())
+    format!(
+        "{SHARED}\n{}\n{}\n",
+        v1.v1_ddl(),
+        "CREATE OR REPLACE VIEW profiles AS SELECT * FROM profile_view_v1;\n\
+         CREATE OR REPLACE VIEW sites AS SELECT * FROM site_view_v1;"
+    )
+}
+
+/// Migration V6: the read keys' table in every stored version of the profiles projection
+/// (`read_keys.sql`), and the `site_read_keys` view on the active one. Every version, not
+/// only the active one, so a version kept after a rebuild can still be switched back to by
+/// hand. The tables start empty: before this release no command issued keys.
+pub fn read_keys_migration() -> String {
+    format!(
+        "DO $migration$ \
+         DECLARE v int; \
+         BEGIN \
+           FOR v IN SELECT substring(c.relname FROM '^site_view_v([0-9]+)$')::int \
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                    WHERE n.nspname = current_schema() AND c.relkind = 'r' \
+                      AND c.relname ~ '^site_view_v[0-9]+$' LOOP \
+             IF to_regclass(format('site_read_keys_v%s', v)) IS NULL THEN \
+               EXECUTE replace($ddl${keys}$ddl$, '{{V}}', v::text); \
+             END IF; \
+           END LOOP; \
+           SELECT active_version INTO v FROM projections WHERE name = '{PROFILES}'; \
+           EXECUTE format('CREATE OR REPLACE VIEW site_read_keys AS SELECT * FROM site_read_keys_v%s', v); \
+         END $migration$;",
+        keys = READ_KEYS.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ")
+    )
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use tokio_postgres::{Row, types::ToSql};
 use uuid::Uuid;
 
 use crate::{
-    fold::Fold,
-    rows::{ProfileRow, SiteRow, Slot},
+    fold::{Fold, KeyId},
+    rows::{ProfileRow, ReadKeyRow, SiteRow, Slot},
     schema::VersionTables,
 };
 
@@ -23,6 +23,7 @@ pub(crate) const PROFILE_COLUMNS: &str = "id, handle, display_name, email, bio, 
                                update_time, last_position";
 pub(crate) const SITE_COLUMNS: &str =
     "id, domain, name, time_zone, owner_profile_id, version, create_time, update_time, last_position";
+pub(crate) const KEY_COLUMNS: &str = "site_id, key_id, key_hash, label, revoked, last_position";
 
 /// Statement parameters, as an array sized for the statement.
 type Params<'a, const N: usize> = [&'a (dyn ToSql + Sync); N];
@@ -43,6 +44,9 @@ pub struct Statements {
     delete_sites: String,
     tombstone: String,
     refresh_sites: String,
+    load_keys: String,
+    upsert_keys: String,
+    delete_site_keys: String,
 }
 
 /// The aggregate that makes a `sites` array out of site rows aliased `s`, sorted by domain.
@@ -106,6 +110,16 @@ impl Statements {
                  UPDATE {p} p SET sites = fresh.sites FROM fresh WHERE p.id = fresh.id AND p.sites <> fresh.sites",
                 sites_of_o = sites_array(s, "o.id"),
             ),
+            // No row locks of their own: a key only changes through its site's stream, whose
+            // row the batch holds.
+            load_keys: format!(
+                "SELECT k.{cols} FROM {k} k JOIN unnest($1::uuid[], $2::text[]) AS u(site_id, key_id) \
+                 ON k.site_id = u.site_id AND k.key_id = u.key_id",
+                k = tables.read_keys,
+                cols = KEY_COLUMNS.replace(", ", ", k."),
+            ),
+            upsert_keys: upsert_keys_sql(&tables.read_keys),
+            delete_site_keys: format!("DELETE FROM {} WHERE site_id = ANY($1)", tables.read_keys),
             tables,
         }
     }
@@ -128,13 +142,15 @@ impl Statements {
         Ok(())
     }
 
-    /// Loads the rows and tombstones of `profile_ids` and `site_ids` into a
-    /// fresh fold; `for_update` locks the rows until the transaction ends.
+    /// Loads the rows and tombstones of `profile_ids` and `site_ids`, and the read keys
+    /// `keys`, into a fresh fold; `for_update` locks the profile and site rows until the
+    /// transaction ends.
     pub async fn load(
         &self,
         tx: &Transaction<'_>,
         profile_ids: &[Uuid],
         site_ids: &[Uuid],
+        keys: &[KeyId],
         for_update: bool,
     ) -> Result<Fold, tokio_postgres::Error> {
         let (lp, ls) = if for_update {
@@ -156,6 +172,14 @@ impl Statements {
         for row in &sites {
             let r = site_row(row);
             fold.sites.insert(r.id, Slot::Live(r));
+        }
+        if !keys.is_empty() {
+            let (key_sites, key_ids): (Vec<Uuid>, Vec<&str>) = keys.iter().map(|(s, k)| (*s, k.as_str())).unzip();
+            let stmt = tx.prepare_cached(&self.load_keys).await?;
+            for row in tx.query(&stmt, &[&key_sites, &key_ids]).await? {
+                let r = key_row(&row);
+                fold.keys.insert((r.site_id, r.key_id.clone()), r);
+            }
         }
         let profile_set: BTreeSet<&Uuid> = profile_ids.iter().collect();
         for row in &tombs {
@@ -196,15 +220,21 @@ impl Statements {
             }
         }
         let owners: Vec<Uuid> = fold.refresh_owners.iter().copied().collect();
+        let mut keys = KeyColumns::default();
+        for id in &fold.dirty_keys {
+            keys.push(&fold.keys[id]);
+        }
 
         // Prepared first, so the executions below are sent (and run) in order
         // in one pipeline: new profiles and the refresh must see the site rows
         // written before them.
-        let (s_dp, s_ds, s_t, s_us, s_up, s_r) = futures::try_join!(
+        let (s_dp, s_ds, s_dk, s_t, s_us, s_uk, s_up, s_r) = futures::try_join!(
             tx.prepare_cached(&self.delete_profiles),
             tx.prepare_cached(&self.delete_sites),
+            tx.prepare_cached(&self.delete_site_keys),
             tx.prepare_cached(&self.tombstone),
             tx.prepare_cached(&self.upsert_sites),
+            tx.prepare_cached(&self.upsert_keys),
             tx.prepare_cached(&self.upsert_profiles),
             tx.prepare_cached(&self.refresh_sites),
         )?;
@@ -237,16 +267,32 @@ impl Statements {
             &s.last_position,
         ];
         let refresh: Params<1> = [&owners];
+        let upsert_keys = keys.params();
         futures::try_join!(
             run_if(!gone_profiles.is_empty(), tx.execute(&s_dp, &delete_profiles)),
             run_if(!gone_sites.is_empty(), tx.execute(&s_ds, &delete_sites)),
+            run_if(!gone_sites.is_empty(), tx.execute(&s_dk, &delete_sites)),
             run_if(!tomb_ids.is_empty(), tx.execute(&s_t, &tombstones)),
             run_if(!s.id.is_empty(), tx.execute(&s_us, &upsert_sites)),
+            run_if(!keys.site_id.is_empty(), tx.execute(&s_uk, &upsert_keys)),
             run_if(!p.id.is_empty(), tx.execute(&s_up, &upsert_profiles)),
             run_if(!owners.is_empty(), tx.execute(&s_r, &refresh)),
         )?;
         Ok(())
     }
+}
+
+/// Writes read-key rows given as arrays (`KeyColumns::params`). A row only ever moves
+/// forward (a re-delivery at or below its position changes nothing), and a revoked key stays
+/// revoked whatever comes after.
+pub(crate) fn upsert_keys_sql(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} AS k ({KEY_COLUMNS}) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::bool[], $6::int8[]) \
+         ON CONFLICT (site_id, key_id) DO UPDATE SET key_hash = EXCLUDED.key_hash, label = EXCLUDED.label, \
+           revoked = k.revoked OR EXCLUDED.revoked, last_position = EXCLUDED.last_position \
+         WHERE k.last_position < EXCLUDED.last_position"
+    )
 }
 
 /// Sends the statement only when there is something to write. A future that
@@ -313,6 +359,43 @@ impl SiteColumns {
         self.create_time.push(r.create_time);
         self.update_time.push(r.update_time);
         self.last_position.push(r.last_position);
+    }
+}
+
+/// Read-key rows as the arrays of [`upsert_keys_sql`].
+#[derive(Default)]
+pub(crate) struct KeyColumns {
+    pub site_id: Vec<Uuid>,
+    key_id: Vec<String>,
+    key_hash: Vec<Vec<u8>>,
+    label: Vec<String>,
+    revoked: Vec<bool>,
+    last_position: Vec<i64>,
+}
+
+impl KeyColumns {
+    pub fn push(&mut self, r: &ReadKeyRow) {
+        self.site_id.push(r.site_id);
+        self.key_id.push(r.key_id.clone());
+        self.key_hash.push(r.key_hash.clone());
+        self.label.push(r.label.clone());
+        self.revoked.push(r.revoked);
+        self.last_position.push(r.last_position);
+    }
+
+    pub fn params(&self) -> Params<'_, 6> {
+        [&self.site_id, &self.key_id, &self.key_hash, &self.label, &self.revoked, &self.last_position]
+    }
+}
+
+fn key_row(row: &Row) -> ReadKeyRow {
+    ReadKeyRow {
+        site_id: row.get(0),
+        key_id: row.get(1),
+        key_hash: row.get(2),
+        label: row.get(3),
+        revoked: row.get(4),
+        last_position: row.get(5),
     }
 }
 

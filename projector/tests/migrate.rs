@@ -10,8 +10,8 @@ async fn migrations_apply_once_and_create_the_read_model() {
     let config = tokio_postgres::Config::from_str(&url).unwrap();
     assert_eq!(
         tally_projector::migrate::run(&config).await.unwrap(),
-        5,
-        "V1 read model, V2 analytics, V3 entries, V4 spans, V5 packed visitor-days"
+        6,
+        "V1 read model, V2 analytics, V3 entries, V4 spans, V5 packed visitor-days, V6 read keys"
     );
     assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "a second run applies nothing");
 
@@ -34,6 +34,8 @@ async fn migrations_apply_once_and_create_the_read_model() {
         "analytics_sessions",
         "analytics_events",
         "analytics_visitor_days_v1",
+        "site_read_keys",
+        "site_read_keys_v1",
     ] {
         client.query_one(&format!("SELECT count(*) FROM {relation}"), &[]).await.unwrap();
     }
@@ -193,7 +195,7 @@ async fn v5_keeps_every_stored_visitor_day_state_readable() {
             .unwrap();
     }
 
-    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V5");
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(5)).await.unwrap(), 1, "V5");
     for version in [1, 2] {
         let sql = format!("SELECT state FROM analytics_visitor_days_v{version}");
         let bytes: Vec<u8> = client.query_one(&sql, &[]).await.unwrap().get(0);
@@ -203,4 +205,57 @@ async fn v5_keeps_every_stored_visitor_day_state_readable() {
         let bytes: Vec<u8> = client.query_one(&sql, &[]).await.unwrap().get(0);
         assert_eq!(state::decode(&bytes).unwrap(), stored, "version {version}, re-encoded");
     }
+}
+
+/// An installation an older release migrated, with a rebuilt and an older version, gets the
+/// read keys' table in both, and the view on the active one; its existing rows are untouched.
+#[tokio::test]
+async fn v6_adds_the_read_keys_table_to_every_version_and_the_view_to_the_active_one() {
+    use tally_projector::schema::VersionTables;
+
+    let (_cluster, config, client) = migrated_to(5).await;
+    // A rebuild an older release made: version 2 is active, version 1 kept.
+    let v2 = VersionTables::new(2).create_ddl();
+    let v2 = v2.split("CREATE TABLE site_read_keys_v2").next().unwrap();
+    client.batch_execute(v2).await.unwrap();
+    client
+        .batch_execute(
+            "UPDATE projections SET active_version = 2 WHERE name = 'profiles';
+             CREATE OR REPLACE VIEW sites AS SELECT * FROM site_view_v2;
+             INSERT INTO tombstones_v2 (id, last_position) VALUES ('00000000-0000-0000-0000-000000000009', 4);",
+        )
+        .await
+        .unwrap();
+    assert!(
+        client
+            .query_opt("SELECT to_regclass('site_read_keys')::text", &[])
+            .await
+            .unwrap()
+            .unwrap()
+            .get::<_, Option<String>>(0)
+            .is_none()
+    );
+
+    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V6");
+    for version in [1, 2] {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO site_read_keys_v{version} (site_id, key_id, key_hash, label, last_position) \
+                     VALUES ('00000000-0000-0000-0000-000000000001', 'k{version}', $1, 'l', 7)"
+                ),
+                &[&vec![0u8; 32]],
+            )
+            .await
+            .unwrap();
+    }
+    let seen: Vec<(String, bool)> = client
+        .query("SELECT key_id, revoked FROM site_read_keys", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(seen, vec![("k2".to_owned(), false)], "the view shows the active version; a new key is not revoked");
+    assert_eq!(client.query_one("SELECT count(*) FROM tombstones_v2", &[]).await.unwrap().get::<_, i64>(0), 1);
 }

@@ -83,10 +83,49 @@ fn a_newer_schema_version_is_refused() {
 }
 
 #[test]
-fn read_key_events_touch_their_site() {
+fn read_key_events_carry_the_key() {
     let id = Uuid::new_v4();
-    let payload = v1::SiteReadKeyIssued { site_id: id.to_string(), key_id: "k1".into(), ..Default::default() };
+    let payload = v1::SiteReadKeyIssued {
+        site_id: id.to_string(),
+        key_id: "0123456789abcdef".into(),
+        key_hash: vec![1; 32],
+        label: "grafana".into(),
+    };
     let e = envelope(t::SITE_READ_KEY_ISSUED, &format!("site-{id}"), payload.encode_to_vec());
     let Decoded::Event(event) = decode(&e).unwrap() else { panic!("not an event") };
-    assert_eq!(event.change, Change::SiteTouched { id });
+    assert_eq!(
+        event.change,
+        Change::ReadKeyIssued(ReadKeyFields {
+            site_id: id,
+            key_id: "0123456789abcdef".into(),
+            key_hash: vec![1; 32],
+            label: "grafana".into()
+        })
+    );
+
+    let payload = v1::SiteReadKeyRevoked { site_id: id.to_string(), key_id: "0123456789abcdef".into() };
+    let e = envelope(t::SITE_READ_KEY_REVOKED, &format!("site-{id}"), payload.encode_to_vec());
+    let Decoded::Event(event) = decode(&e).unwrap() else { panic!("not an event") };
+    assert_eq!(event.change, Change::ReadKeyRevoked { site_id: id, key_id: "0123456789abcdef".into() });
+}
+
+#[test]
+fn a_read_key_without_an_id_or_a_sha256_hash_is_refused() {
+    let id = Uuid::new_v4();
+    let issued = |key_id: &str, hash: usize| {
+        let payload = v1::SiteReadKeyIssued {
+            site_id: id.to_string(),
+            key_id: key_id.into(),
+            key_hash: vec![1; hash],
+            label: String::new(),
+        };
+        envelope(t::SITE_READ_KEY_ISSUED, &format!("site-{id}"), payload.encode_to_vec())
+    };
+    let err = decode(&issued("k", 31)).unwrap_err().to_string();
+    assert!(err.contains("key_hash") && err.contains("32 bytes"), "{err}");
+    let err = decode(&issued("", 32)).unwrap_err().to_string();
+    assert!(err.contains("key_id") && err.contains("missing"), "{err}");
+    let revoked = v1::SiteReadKeyRevoked { site_id: id.to_string(), key_id: String::new() };
+    let e = envelope(t::SITE_READ_KEY_REVOKED, &format!("site-{id}"), revoked.encode_to_vec());
+    assert!(decode(&e).unwrap_err().to_string().contains("key_id"));
 }

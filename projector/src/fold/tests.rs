@@ -29,6 +29,19 @@ fn registered(id: Uuid, owner: Uuid, domain: &str) -> Change {
     })
 }
 
+fn issued(site: Uuid, key_id: &str) -> Change {
+    Change::ReadKeyIssued(ReadKeyFields {
+        site_id: site,
+        key_id: key_id.into(),
+        key_hash: vec![7; 32],
+        label: "dashboard".into(),
+    })
+}
+
+fn revoked(site: Uuid, key_id: &str) -> Change {
+    Change::ReadKeyRevoked { site_id: site, key_id: key_id.into() }
+}
+
 fn live_profile(fold: &Fold, id: Uuid) -> &ProfileRow {
     match &fold.profiles[&id] {
         Slot::Live(r) => r,
@@ -101,7 +114,7 @@ fn site_events_refresh_their_owner_and_deletes_leave_tombstones() {
     let patch = SitePatch { id: site, name: Some("A".into()), ..SitePatch::default() };
     assert_eq!(fold.apply(&at(3, 2, Change::SiteUpdated(patch))), Verdict::Applied);
     assert!(fold.refresh_owners.contains(&owner));
-    assert_eq!(fold.apply(&at(4, 3, Change::SiteTouched { id: site })), Verdict::Applied);
+    assert_eq!(fold.apply(&at(4, 3, issued(site, "k1"))), Verdict::Applied);
     match &fold.sites[&site] {
         Slot::Live(s) => assert_eq!((s.name.as_str(), s.version, s.last_position), ("A", 3, 4)),
         Slot::Gone(_) => panic!("site is gone"),
@@ -119,4 +132,64 @@ fn deleting_a_site_never_seen_still_guards_against_its_late_registration() {
     let mut fold = Fold::default();
     assert_eq!(fold.apply(&at(9, 2, Change::SiteDeleted { id: site })), Verdict::Applied);
     assert_eq!(fold.apply(&at(8, 1, registered(site, owner, "late.example"))), Verdict::Duplicate);
+}
+
+#[test]
+fn read_keys_are_issued_and_revoked_once_and_move_their_sites_version() {
+    let (owner, site) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut fold = Fold::default();
+    fold.apply(&at(2, 1, registered(site, owner, "a.example")));
+    assert_eq!(fold.apply(&at(3, 2, issued(site, "k1"))), Verdict::Applied);
+    assert_eq!(fold.apply(&at(4, 3, issued(site, "k2"))), Verdict::Applied);
+    assert_eq!(fold.apply(&at(5, 4, revoked(site, "k1"))), Verdict::Applied);
+    let key = |fold: &Fold, k: &str| fold.keys[&(site, k.to_owned())].clone();
+    assert_eq!((key(&fold, "k1").revoked, key(&fold, "k1").last_position), (true, 5));
+    assert_eq!(
+        (key(&fold, "k2").revoked, key(&fold, "k2").label.as_str(), key(&fold, "k2").key_hash.len()),
+        (false, "dashboard", 32)
+    );
+    assert_eq!(fold.dirty_keys.len(), 2);
+    match &fold.sites[&site] {
+        Slot::Live(s) => assert_eq!((s.version, s.last_position), (4, 5)),
+        Slot::Gone(_) => panic!("site is gone"),
+    }
+
+    // A re-delivered issue is a duplicate (the site's position covers it) and a revoked key
+    // stays revoked.
+    assert_eq!(fold.apply(&at(3, 2, issued(site, "k1"))), Verdict::Duplicate);
+    assert!(key(&fold, "k1").revoked);
+    // A second issue of a key id in use is a fact that contradicts the log: a dead letter.
+    assert!(matches!(fold.apply(&at(6, 5, issued(site, "k1"))), Verdict::Rejected(r) if r.contains("already issued")));
+    assert!(key(&fold, "k1").revoked);
+    assert!(
+        matches!(fold.apply(&at(7, 5, revoked(site, "nope"))), Verdict::Rejected(r) if r.contains("not in the read model"))
+    );
+}
+
+#[test]
+fn deleting_a_site_drops_its_keys_and_no_later_or_repeated_key_event_brings_them_back() {
+    let (owner, site, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let mut fold = Fold::default();
+    fold.apply(&at(1, 1, registered(site, owner, "a.example")));
+    fold.apply(&at(2, 1, registered(other, owner, "b.example")));
+    fold.apply(&at(3, 2, issued(site, "k1")));
+    fold.apply(&at(4, 2, issued(other, "k1")));
+    assert_eq!(fold.apply(&at(5, 3, Change::SiteDeleted { id: site })), Verdict::Applied);
+    assert!(!fold.keys.contains_key(&(site, "k1".to_owned())));
+    assert!(!fold.dirty_keys.contains(&(site, "k1".to_owned())));
+    assert!(fold.keys.contains_key(&(other, "k1".to_owned())), "another site's key of the same id stays");
+
+    assert_eq!(fold.apply(&at(3, 2, issued(site, "k1"))), Verdict::Duplicate);
+    assert!(matches!(fold.apply(&at(9, 4, issued(site, "k9"))), Verdict::Rejected(r) if r.contains("deleted")));
+    assert!(!fold.keys.contains_key(&(site, "k9".to_owned())));
+}
+
+#[test]
+fn a_key_event_for_a_site_not_projected_is_rejected() {
+    let site = Uuid::new_v4();
+    let mut fold = Fold::default();
+    assert!(
+        matches!(fold.apply(&at(3, 2, issued(site, "k1"))), Verdict::Rejected(r) if r.contains("not in the read model"))
+    );
+    assert!(fold.keys.is_empty() && fold.dirty_keys.is_empty());
 }

@@ -17,9 +17,9 @@ use tokio_postgres::{
 use uuid::Uuid;
 
 use crate::{
-    rows::{ProfileRow, SiteRow},
+    rows::{ProfileRow, ReadKeyRow, SiteRow},
     schema::VersionTables,
-    store::{PROFILE_COLUMNS, SITE_COLUMNS, SITES_AGG},
+    store::{KeyColumns, PROFILE_COLUMNS, SITE_COLUMNS, SITES_AGG, upsert_keys_sql},
 };
 
 const PROFILE_TYPES: [Type; 11] = [
@@ -58,6 +58,11 @@ pub struct Changes<'a> {
     pub stale_sites: Vec<Uuid>,
     /// Deleted ids and the positions of their deletions.
     pub tombstones: Vec<(Uuid, i64)>,
+    /// Read keys to write: few (a handful per site), so upserted rather than copied, which
+    /// also replaces a row an earlier flush wrote.
+    pub keys: Vec<&'a ReadKeyRow>,
+    /// Deleted sites, whose keys an earlier flush may have written.
+    pub gone_sites: Vec<Uuid>,
 }
 
 /// The SQL of one version's bulk writes.
@@ -69,6 +74,8 @@ pub struct Bulk {
     delete_profiles: String,
     delete_sites: String,
     tombstone: String,
+    upsert_keys: String,
+    delete_site_keys: String,
 }
 
 impl Bulk {
@@ -83,6 +90,8 @@ impl Bulk {
                 "INSERT INTO {t} (id, last_position) SELECT * FROM unnest($1::uuid[], $2::int8[]) \
                  ON CONFLICT (id) DO UPDATE SET last_position = GREATEST({t}.last_position, EXCLUDED.last_position)"
             ),
+            upsert_keys: upsert_keys_sql(&tables.read_keys),
+            delete_site_keys: format!("DELETE FROM {} WHERE site_id = ANY($1)", tables.read_keys),
             tables: tables.clone(),
         }
     }
@@ -99,6 +108,14 @@ impl Bulk {
         if !changes.tombstones.is_empty() {
             let (ids, at): (Vec<Uuid>, Vec<i64>) = changes.tombstones.iter().copied().unzip();
             tx.execute(&self.tombstone, &[&ids, &at]).await?;
+        }
+        if !changes.gone_sites.is_empty() {
+            tx.execute(&self.delete_site_keys, &[&changes.gone_sites]).await?;
+        }
+        if !changes.keys.is_empty() {
+            let mut keys = KeyColumns::default();
+            changes.keys.iter().for_each(|k| keys.push(k));
+            tx.execute(&self.upsert_keys, &keys.params()).await?;
         }
         if !changes.profiles.is_empty() {
             let sink = tx.copy_in(&self.copy_profiles).await?;

@@ -53,13 +53,14 @@ struct Footprint {
 
 impl Footprint {
     fn estimate(&mut self, rows: &Fold) -> usize {
-        let n = rows.profiles.len() + rows.sites.len();
+        let n = rows.profiles.len() + rows.sites.len() + rows.keys.len();
         if n > 0 && (self.row_bytes == 0 || n >= 2 * self.measured_at) {
             let heap: usize = rows
                 .profiles
                 .values()
                 .map(|s| if let Slot::Live(r) = s { r.heap_bytes() } else { 0 })
                 .chain(rows.sites.values().map(|s| if let Slot::Live(r) = s { r.heap_bytes() } else { 0 }))
+                .chain(rows.keys.iter().map(|(id, r)| id.1.capacity() + r.heap_bytes()))
                 .sum();
             self.row_bytes = ROW_OVERHEAD + heap / n;
             self.measured_at = n;
@@ -159,8 +160,8 @@ impl<'a> Filler<'a> {
         client.batch_execute(&self.statements.tables.set_logged_ddl()).await?;
         drop(client);
         self.ensure_indexes().await?;
-        let t = &self.statements.tables;
-        self.read.get().await?.batch_execute(&format!("ANALYZE {}, {}, {}", t.profiles, t.sites, t.tombstones)).await?;
+        let analyze = format!("ANALYZE {}", self.statements.tables.all().join(", "));
+        self.read.get().await?.batch_execute(&analyze).await?;
         Ok(())
     }
 
@@ -172,11 +173,17 @@ impl<'a> Filler<'a> {
         Ok(())
     }
 
-    /// Reads the rows of the page's ids that are no longer in memory.
+    /// Reads the rows of the page's ids (and read keys) that are no longer in memory.
     async fn load_missing(&mut self, events: &[(usize, crate::decode::Event)]) -> Result<(), ProjectorError> {
-        let (mut profiles, mut sites) = (Vec::new(), Vec::new());
+        let (mut profiles, mut sites, mut keys) = (Vec::new(), Vec::new(), Vec::new());
         for (_, e) in events {
             let id = e.change.id();
+            if let Some((site, key)) = e.change.read_key() {
+                let key = (site, key.to_owned());
+                if !self.rows.keys.contains_key(&key) {
+                    keys.push(key);
+                }
+            }
             if e.change.is_profile() {
                 if !self.rows.profiles.contains_key(&id) {
                     profiles.push(id);
@@ -185,16 +192,18 @@ impl<'a> Filler<'a> {
                 sites.push(id);
             }
         }
-        if profiles.is_empty() && sites.is_empty() {
+        if profiles.is_empty() && sites.is_empty() && keys.is_empty() {
             return Ok(());
         }
         profiles.sort_unstable();
         profiles.dedup();
         sites.sort_unstable();
         sites.dedup();
+        keys.sort_unstable();
+        keys.dedup();
         let mut client = self.read.get().await?;
         let tx = client.transaction().await?;
-        let loaded = self.statements.load(&tx, &profiles, &sites, false).await?;
+        let loaded = self.statements.load(&tx, &profiles, &sites, &keys, false).await?;
         tx.commit().await?;
         for (id, slot) in loaded.profiles {
             self.written_profiles.insert(id);
@@ -204,6 +213,7 @@ impl<'a> Filler<'a> {
             self.written_sites.insert(id);
             self.rows.sites.insert(id, slot);
         }
+        self.rows.keys.extend(loaded.keys);
         Ok(())
     }
 
@@ -224,16 +234,21 @@ impl<'a> Filler<'a> {
             }
             match &self.rows.sites[id] {
                 Slot::Live(r) => c.sites.push(r),
-                Slot::Gone(at) => c.tombstones.push((*id, *at)),
+                Slot::Gone(at) => {
+                    c.tombstones.push((*id, *at));
+                    c.gone_sites.push(*id);
+                }
             }
         }
+        c.keys = self.rows.dirty_keys.iter().map(|k| &self.rows.keys[k]).collect();
         c
     }
 
     /// Writes the rows changed since the last flush and the dead letters gathered meanwhile,
     /// in one transaction.
     async fn flush(&mut self) -> Result<(), ProjectorError> {
-        let nothing = self.rows.dirty_profiles.is_empty() && self.rows.dirty_sites.is_empty();
+        let nothing =
+            self.rows.dirty_profiles.is_empty() && self.rows.dirty_sites.is_empty() && self.rows.dirty_keys.is_empty();
         if nothing && self.letters.is_empty() {
             self.flushed_through = self.through;
             return Ok(());
@@ -261,6 +276,7 @@ impl<'a> Filler<'a> {
                 self.rounds += 1;
                 self.written_profiles.extend(std::mem::take(&mut self.rows.dirty_profiles));
                 self.written_sites.extend(std::mem::take(&mut self.rows.dirty_sites));
+                self.rows.dirty_keys.clear();
                 self.rows.refresh_owners.clear();
                 self.letters.clear();
             }

@@ -89,13 +89,9 @@ impl fmt::Display for Report {
         )?;
         let old = VersionTables::new(self.old_version);
         if self.old_dropped {
-            write!(f, "dropped the old tables {}, {}, {}", old.profiles, old.sites, old.tombstones)
+            write!(f, "dropped the old tables {}", old.all().join(", "))
         } else {
-            write!(
-                f,
-                "kept the old tables {}, {}, {} (drop them with --drop-old next time, or by hand)",
-                old.profiles, old.sites, old.tombstones
-            )
+            write!(f, "kept the old tables {} (drop them with --drop-old next time, or by hand)", old.all().join(", "))
         }
     }
 }
