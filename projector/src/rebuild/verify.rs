@@ -6,7 +6,7 @@
 //! plain in-memory aggregates, sharing none of the projector's decoding,
 //! fold or SQL. A bug in either path shows up as a mismatch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tally_domain::{ProfileEvent, SiteEvent};
 use tally_event_store::RecordedEvent;
@@ -37,11 +37,21 @@ struct Site {
     owner: Uuid,
 }
 
+#[derive(Debug, Clone)]
+struct Key {
+    revoked: bool,
+    last_position: i64,
+    label: usize,
+    first_hash_byte: u8,
+}
+
 /// The in-memory recomputation, fed page by page during the replay.
 #[derive(Debug, Default)]
 pub struct Model {
     profiles: HashMap<Uuid, Profile>,
     sites: HashMap<Uuid, Site>,
+    /// By site, then key id: a deleted site's keys are one range.
+    keys: BTreeMap<(Uuid, String), Key>,
 }
 
 fn chars(s: &str) -> usize {
@@ -133,17 +143,52 @@ impl Model {
                     }
                 }
                 Ok(SiteEvent::Deleted(d)) => {
-                    self.sites.remove(&d.site_id.as_uuid());
+                    let site = d.site_id.as_uuid();
+                    self.sites.remove(&site);
+                    let gone: Vec<(Uuid, String)> = self
+                        .keys
+                        .range((site, String::new())..)
+                        .map(|(k, _)| k.clone())
+                        .take_while(|k| k.0 == site)
+                        .collect();
+                    gone.iter().for_each(|k| {
+                        self.keys.remove(k);
+                    });
                 }
                 // Read-key events are part of the site's stream: version and time move.
-                Ok(SiteEvent::ReadKeyIssued(_) | SiteEvent::ReadKeyRevoked(_)) => {
-                    if let Some(s) = stream_uuid(&e.stream_id).and_then(|id| self.sites.get_mut(&id)) {
-                        (s.version, s.last_position, s.update_us) = (version, position, at);
+                Ok(SiteEvent::ReadKeyIssued(i)) => {
+                    let id = (i.site_id.as_uuid(), i.key_id.as_str().to_owned());
+                    if !self.keys.contains_key(&id) && self.touch_site(&e.stream_id, version, position, at) {
+                        let key = Key {
+                            revoked: false,
+                            last_position: position,
+                            label: chars(i.label.as_str()),
+                            first_hash_byte: i.key_hash[0],
+                        };
+                        self.keys.insert(id, key);
+                    }
+                }
+                Ok(SiteEvent::ReadKeyRevoked(r)) => {
+                    let id = (r.site_id.as_uuid(), r.key_id.as_str().to_owned());
+                    if self.keys.contains_key(&id) && self.touch_site(&e.stream_id, version, position, at) {
+                        let key = self.keys.get_mut(&id).expect("checked above");
+                        (key.revoked, key.last_position) = (true, position);
                     }
                 }
                 Err(_) => {}
             },
             _ => {}
+        }
+    }
+
+    /// Moves the version and time of the site of `stream_id`; false when it is not there.
+    fn touch_site(&mut self, stream_id: &str, version: i64, position: i64, at: i64) -> bool {
+        match stream_uuid(stream_id).and_then(|id| self.sites.get_mut(&id)) {
+            Some(s) => {
+                (s.version, s.last_position, s.update_us) = (version, position, at);
+                true
+            }
+            None => false,
         }
     }
 
@@ -176,12 +221,19 @@ impl Model {
         }
         let owners: std::collections::HashSet<&Uuid> = self.sites.values().map(|s| &s.owner).collect();
         f.add(20, owners.len() as i64);
+        for k in self.keys.values() {
+            f.add(21, 1);
+            f.add(22, i64::from(k.revoked));
+            f.add(23, k.last_position);
+            f.add(24, k.label as i64);
+            f.add(25, i64::from(k.first_hash_byte));
+        }
         FIGURES.iter().zip(f.0).map(|(name, v)| (*name, v)).collect()
     }
 }
 
 /// The names of the figures compared, in order.
-const FIGURES: [&str; 21] = [
+const FIGURES: [&str; 26] = [
     "profiles: count(*)",
     "profiles: sum(version)",
     "profiles: sum(last_position)",
@@ -203,10 +255,15 @@ const FIGURES: [&str; 21] = [
     "sites: sum(char_length(name))",
     "sites: sum(char_length(time_zone))",
     "sites: count(DISTINCT owner_profile_id)",
+    "read keys: count(*)",
+    "read keys: count(*) FILTER (WHERE revoked)",
+    "read keys: sum(last_position)",
+    "read keys: sum(char_length(label))",
+    "read keys: sum(get_byte(key_hash, 0))",
 ];
 
 #[derive(Default)]
-struct Figures([i128; 21]);
+struct Figures([i128; 26]);
 
 impl Figures {
     fn add(&mut self, i: usize, v: i64) {
@@ -247,14 +304,19 @@ pub async fn measure(
         total("char_length(time_zone)"),
         tables.sites
     );
-    let p = client.query_one(&profiles_sql, &[]).await?;
-    let s = client.query_one(&sites_sql, &[]).await?;
+    let keys_sql = format!(
+        "SELECT count(*)::text, count(*) FILTER (WHERE revoked)::text, {}, {}, {} FROM {}",
+        total("last_position"),
+        total("char_length(label)"),
+        total("get_byte(key_hash, 0)"),
+        tables.read_keys
+    );
     let mut values = Vec::with_capacity(FIGURES.len());
-    for i in 0..p.len() {
-        values.push(p.get::<_, String>(i));
-    }
-    for i in 0..s.len() {
-        values.push(s.get::<_, String>(i));
+    for sql in [profiles_sql, sites_sql, keys_sql] {
+        let row = client.query_one(&sql, &[]).await?;
+        for i in 0..row.len() {
+            values.push(row.get::<_, String>(i));
+        }
     }
     Ok(FIGURES
         .iter()

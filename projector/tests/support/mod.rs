@@ -151,6 +151,30 @@ impl Harness {
         self.append(&format!("site-{id}"), t::SITE_DELETED, payload.encode_to_vec()).await
     }
 
+    /// Issues read key `key_id` of `site` (the hash is the SHA-256 of `secret` in the real
+    /// thing; any 32 bytes do here).
+    pub async fn issue_key(&mut self, site: Uuid, key_id: &str, hash_byte: u8, label: &str) -> u64 {
+        let payload = v1::SiteReadKeyIssued {
+            site_id: site.to_string(),
+            key_id: key_id.into(),
+            key_hash: vec![hash_byte; 32],
+            label: label.into(),
+        };
+        self.append(&format!("site-{site}"), t::SITE_READ_KEY_ISSUED, payload.encode_to_vec()).await
+    }
+
+    pub async fn revoke_key(&mut self, site: Uuid, key_id: &str) -> u64 {
+        let payload = v1::SiteReadKeyRevoked { site_id: site.to_string(), key_id: key_id.into() };
+        self.append(&format!("site-{site}"), t::SITE_READ_KEY_REVOKED, payload.encode_to_vec()).await
+    }
+
+    /// Every read-key row of a relation as text, sorted.
+    pub async fn keys_snapshot(&self, relation: &str) -> Vec<String> {
+        let client = self.read.get().await.unwrap();
+        let sql = format!("SELECT t::text FROM {relation} t ORDER BY site_id, key_id");
+        client.query(&sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+    }
+
     /// A varied history: profiles with sites, updates, deletions.
     pub async fn populate(&mut self, profiles: usize, seed: usize) -> Vec<Uuid> {
         let mut ids = Vec::with_capacity(profiles);
