@@ -128,6 +128,16 @@ impl Executor {
         Err(AppError::Contention { stream_id })
     }
 
+    /// The stored event at `version` of a stream (which must exist), decoded.
+    pub async fn event_at<A: Cached>(&self, stream_id: &str, version: u64) -> Result<A::Event, AppError> {
+        let client = self.pool.get().await.map_err(StoreError::from)?;
+        let page = reader::read_stream(&**client, A::CATEGORY, stream_id, version.saturating_sub(1), 1).await?;
+        let corrupt = |reason: String| AppError::Corrupt { stream_id: stream_id.to_owned(), version, reason };
+        let stored = page.into_iter().next().filter(|e| e.stream_version == version);
+        let stored = stored.ok_or_else(|| corrupt("the event is missing".to_owned()))?;
+        A::decode(&stored.event_type, stored.schema_version, &stored.payload).map_err(|e| corrupt(e.to_string()))
+    }
+
     /// The aggregate as of now, from the cache or the store.
     pub async fn load<A: Cached>(&self, stream_id: &str) -> Result<Arc<Loaded<A>>, AppError> {
         if let Some(hit) = A::cache(self).get(stream_id) {

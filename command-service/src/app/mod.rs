@@ -10,6 +10,7 @@ pub mod context;
 mod error;
 mod executor;
 mod profiles;
+mod read_keys;
 mod sites;
 
 pub use cache::{Loaded, StreamCache};
@@ -18,6 +19,7 @@ pub use context::CommandContext;
 pub use error::AppError;
 pub use executor::{Executed, Executor, fingerprint};
 pub use profiles::ProfileCommands;
+pub use read_keys::IssuedKey;
 pub use sites::SiteCommands;
 
 /// Every command the service accepts, grouped by aggregate.

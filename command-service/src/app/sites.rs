@@ -8,7 +8,7 @@ use super::{AppError, CommandContext, Executed, Executor, fingerprint};
 
 #[derive(Clone)]
 pub struct SiteCommands {
-    executor: Executor,
+    pub(super) executor: Executor,
 }
 
 impl SiteCommands {

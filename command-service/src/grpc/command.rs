@@ -22,6 +22,15 @@ impl CommandGrpc {
     pub fn new(commands: Commands, ingest: Ingest) -> Self {
         Self { commands, ingest }
     }
+
+    /// Refuses a request without the admin token in `authorization` metadata.
+    fn admin(&self, metadata: &tonic::metadata::MetadataMap, what: &str) -> Result<(), Status> {
+        let presented = metadata.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        });
+        self.ingest.check_admin(presented).map_err(|r| Status::from(r.into_api_error(what)))
+    }
 }
 
 pub(super) fn failed(e: AppError) -> Status {
@@ -63,12 +72,6 @@ fn parse_id<T: std::str::FromStr>(raw: &str, field: &str) -> Result<T, Status> {
 
 fn mask_paths(mask: Option<prost_types::FieldMask>) -> Vec<String> {
     mask.map(|m| m.paths).unwrap_or_default()
-}
-
-/// Analytics commands arrive with the analytics milestone; until then the
-/// contract is published and the RPCs answer UNIMPLEMENTED honestly.
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} is part of the analytics API, which this version does not serve yet"))
 }
 
 #[tonic::async_trait]
@@ -145,16 +148,31 @@ impl CommandService for CommandGrpc {
 
     async fn issue_site_read_key(
         &self,
-        _: Request<v1::IssueSiteReadKeyRequest>,
+        request: Request<v1::IssueSiteReadKeyRequest>,
     ) -> Result<Response<v1::IssueSiteReadKeyResponse>, Status> {
-        Err(not_yet("IssueSiteReadKey"))
+        let (metadata, _, req) = request.into_parts();
+        self.admin(&metadata, "issuing read keys")?;
+        let ctx = command_context(&metadata, &req.command_id, None)?;
+        let id: SiteId = parse_id(&req.site_id, "site_id")?;
+        let key = self.commands.sites.issue_read_key(id, &req.label, &ctx).await.map_err(failed)?;
+        Ok(Response::new(v1::IssueSiteReadKeyResponse {
+            token: key.token().unwrap_or_default(),
+            key_id: key.key_id,
+            secret: key.secret.unwrap_or_default(),
+            result: Some(result(&key.result)),
+        }))
     }
 
     async fn revoke_site_read_key(
         &self,
-        _: Request<v1::RevokeSiteReadKeyRequest>,
+        request: Request<v1::RevokeSiteReadKeyRequest>,
     ) -> Result<Response<v1::RevokeSiteReadKeyResponse>, Status> {
-        Err(not_yet("RevokeSiteReadKey"))
+        let (metadata, _, req) = request.into_parts();
+        self.admin(&metadata, "revoking read keys")?;
+        let ctx = command_context(&metadata, &req.command_id, None)?;
+        let id: SiteId = parse_id(&req.site_id, "site_id")?;
+        let done = self.commands.sites.revoke_read_key(id, &req.key_id, &ctx).await.map_err(failed)?;
+        Ok(Response::new(v1::RevokeSiteReadKeyResponse { result: Some(result(&done)) }))
     }
 
     async fn record_events(

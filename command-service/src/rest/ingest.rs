@@ -26,7 +26,7 @@ use super::{
     },
 };
 use crate::{
-    app::analytics::{AdminRefusal, Ingest, Mode, Outcome, Report, SiteRef},
+    app::analytics::{Ingest, Mode, Outcome, Report, SiteRef},
     grpc::ingest::{check_batch_size, site_ref},
 };
 
@@ -216,7 +216,7 @@ async fn preflight() -> Response {
     response
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
@@ -241,18 +241,7 @@ pub async fn import(
     RestContext(ctx): RestContext,
     JsonBody(body): JsonBody<ImportBody>,
 ) -> Result<Response, ApiError> {
-    match ingest.check_admin(bearer(&headers)) {
-        Ok(()) => {}
-        Err(AdminRefusal::Disabled) => {
-            return Err(ApiError::new(
-                ErrorKind::PermissionDenied,
-                "backfill is disabled on this server: no ingest.admin_token is configured",
-            ));
-        }
-        Err(AdminRefusal::BadToken) => {
-            return Err(ApiError::new(ErrorKind::Unauthenticated, "a valid `Authorization: Bearer` token is required"));
-        }
-    }
+    ingest.check_admin(bearer(&headers)).map_err(|r| r.into_api_error("backfill"))?;
     check_batch_size(body.lines.len(), "lines")?;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; body.lines.len()];
     // Lines grouped by domain, keeping their indices, so each site gets one

@@ -12,6 +12,7 @@ mod ingest_dto;
 mod openapi;
 mod profiles;
 mod query;
+mod read_keys;
 mod sites;
 
 use axum::{
@@ -76,7 +77,8 @@ pub fn router(
         .route("/v1/sites", post(sites::create))
         .route("/v1/sites/{id}", patch(sites::update).delete(sites::delete))
         .route("/openapi.json", axum::routing::get(openapi::serve))
-        .with_state(commands)
+        .with_state(commands.clone())
+        .merge(read_keys::router(commands, ingest.clone()))
         .merge(events::router(reads))
         .merge(ingest::router(ingest))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles, sites};
+use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles, read_keys, sites};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,8 @@ use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles,
         sites::create,
         sites::update,
         sites::delete,
+        read_keys::issue,
+        read_keys::revoke,
         events::list,
         events::read_stream,
         event_stream::stream,
@@ -35,6 +37,9 @@ use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles,
         dto::ProfileCommandResponse,
         dto::SiteCommandResponse,
         dto::DeleteResponse,
+        read_keys::ReadKeyFields,
+        read_keys::IssuedKeyView,
+        read_keys::RevokedKeyView,
         event_view::EventView,
         event_view::MetadataView,
         event_view::EventPage,

@@ -139,7 +139,10 @@ impl TryFrom<v1::SiteReadKeyRevoked> for SiteReadKeyRevoked {
     type Error = DecodeError;
 
     fn try_from(p: v1::SiteReadKeyRevoked) -> Result<Self, DecodeError> {
-        Ok(Self { site_id: parse_id("site_id", &p.site_id)?, key_id: parse_value("key_id", &p.key_id, ReadKeyId::parse)? })
+        Ok(Self {
+            site_id: parse_id("site_id", &p.site_id)?,
+            key_id: parse_value("key_id", &p.key_id, ReadKeyId::parse)?,
+        })
     }
 }
 

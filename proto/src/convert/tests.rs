@@ -7,8 +7,8 @@ use prost::{Message as _, Name};
 use prost_types::Timestamp;
 use tally_domain::{
     Attributes, Bio, DisplayName, Email, Handle, HttpUrl, ProfileCreated, ProfileData, ProfileDeleted, ProfileEvent,
-    ProfileId, ProfileInput, ProfileUpdated, SiteData, SiteDeleted, SiteDomain, SiteEvent, SiteId, SiteInput, SiteName,
-    ReadKeyId, ReadKeyLabel, SiteReadKeyIssued, SiteReadKeyRevoked, SiteRegistered, SiteUpdated, TimeZone,
+    ProfileId, ProfileInput, ProfileUpdated, ReadKeyId, ReadKeyLabel, SiteData, SiteDeleted, SiteDomain, SiteEvent,
+    SiteId, SiteInput, SiteName, SiteReadKeyIssued, SiteReadKeyRevoked, SiteRegistered, SiteUpdated, TimeZone,
 };
 
 use super::*;

@@ -129,13 +129,30 @@ fn digest(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
-/// Why a backfill request is refused.
+/// Why an administrative request (backfill, read keys) is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminRefusal {
-    /// No admin token is configured: backfill is off.
+    /// No admin token is configured: administrative requests are off.
     Disabled,
     /// No or a wrong token was presented.
     BadToken,
+}
+
+impl AdminRefusal {
+    /// The client's answer; `what` names the refused operation.
+    pub fn into_api_error(self, what: &str) -> tally_platform::error::ApiError {
+        use tally_platform::error::{ApiError, ErrorKind};
+        match self {
+            AdminRefusal::Disabled => ApiError::new(
+                ErrorKind::PermissionDenied,
+                format!("{what} is disabled on this server: no ingest.admin_token is configured"),
+            ),
+            AdminRefusal::BadToken => ApiError::new(
+                ErrorKind::Unauthenticated,
+                format!("{what} needs the admin token: `Authorization: Bearer <ingest.admin_token>`"),
+            ),
+        }
+    }
 }
 
 impl Ingest {

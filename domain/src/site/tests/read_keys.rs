@@ -75,9 +75,9 @@ fn revoking_a_key_never_issued_is_not_found() {
 #[test]
 fn a_site_holds_at_most_a_hundred_active_keys() {
     let history: Vec<SiteEvent> = std::iter::once(registered()).chain((0..100).map(issued)).collect();
-    given::<Site>(history.clone()).when(issue(100)).then_expect_error(|e| {
-        matches!(e, DomainError::Invalid(v) if v.to_string().contains("100 active read keys"))
-    });
+    given::<Site>(history.clone())
+        .when(issue(100))
+        .then_expect_error(|e| matches!(e, DomainError::Invalid(v) if v.to_string().contains("100 active read keys")));
     // Revoking one makes room.
     let with_room: Vec<SiteEvent> = history.into_iter().chain([revoked(0)]).collect();
     given::<Site>(with_room).when(issue(100)).then_expect(vec![issued(100)]);

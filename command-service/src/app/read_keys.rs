@@ -1,0 +1,113 @@
+//! Read keys: the bearer credentials of a site's statistics.
+//!
+//! The secret is drawn here, returned once and never stored: the event
+//! carries its SHA-256 only, which is all the query side needs to check it.
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use tally_domain::{IssueReadKey, ReadKeyId, RevokeReadKey, Site, SiteCommand, SiteEvent, SiteId, stream_id};
+use tally_event_store::AppendResult;
+
+use super::{AppError, CommandContext, SiteCommands, fingerprint};
+
+/// A key as its issuer sees it.
+#[derive(Debug, Clone)]
+pub struct IssuedKey {
+    /// The key's id, unique within its site.
+    pub key_id: String,
+    /// The secret; `None` when the command was a replay (it was shown the
+    /// first time and is not kept anywhere).
+    pub secret: Option<String>,
+    /// Where the event landed.
+    pub result: AppendResult,
+}
+
+impl IssuedKey {
+    /// The bearer credential the stats API takes: `<key_id>.<secret>`.
+    pub fn token(&self) -> Option<String> {
+        self.secret.as_ref().map(|s| format!("{}.{s}", self.key_id))
+    }
+}
+
+/// A fresh key id (8 random bytes as hex) and secret (32 random bytes,
+/// base64url): 256 bits, so guessing is hopeless and no lockout is needed.
+/// `rand`'s thread generator is a CSPRNG seeded from the OS.
+fn draw() -> (ReadKeyId, String) {
+    let mut rng = rand::rng();
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut id);
+    rng.fill_bytes(&mut secret);
+    let id = ReadKeyId::parse(&hex::encode(id)).expect("16 lowercase hex digits");
+    (id, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
+}
+
+/// SHA-256 of the secret's text, as the query side computes it.
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+impl SiteCommands {
+    /// Issues a read key for a live site.
+    pub async fn issue_read_key(&self, id: SiteId, label: &str, ctx: &CommandContext) -> Result<IssuedKey, AppError> {
+        // The drawn id and secret differ on every attempt, so the
+        // fingerprint covers only what the caller asked for.
+        let print = fingerprint("IssueSiteReadKey", &id.to_string(), &label.trim());
+        let (key_id, secret) = draw();
+        let command = IssueReadKey::new(id, key_id.clone(), secret_hash(&secret), label)?;
+        let stream = stream_id::<Site>(id);
+        let done =
+            self.executor.execute::<Site>(stream.clone(), &SiteCommand::IssueReadKey(command), ctx, print).await?;
+        if !done.result.replayed {
+            return Ok(IssuedKey { key_id: key_id.as_str().to_owned(), secret: Some(secret), result: done.result });
+        }
+        // A retry of an issued key answers with that key's id.
+        match self.executor.event_at::<Site>(&stream, done.result.stream_version).await? {
+            SiteEvent::ReadKeyIssued(e) => {
+                Ok(IssuedKey { key_id: e.key_id.as_str().to_owned(), secret: None, result: done.result })
+            }
+            other => Err(AppError::Corrupt {
+                stream_id: stream,
+                version: done.result.stream_version,
+                reason: format!("command replayed as {other:?}, not a read key"),
+            }),
+        }
+    }
+
+    /// Revokes a read key; revoking a revoked key records nothing.
+    pub async fn revoke_read_key(
+        &self,
+        id: SiteId,
+        key_id: &str,
+        ctx: &CommandContext,
+    ) -> Result<AppendResult, AppError> {
+        let command = RevokeReadKey::new(id, key_id)?;
+        let print = fingerprint("RevokeSiteReadKey", &id.to_string(), &command);
+        let done = self
+            .executor
+            .execute::<Site>(stream_id::<Site>(id), &SiteCommand::RevokeReadKey(command), ctx, print)
+            .await?;
+        Ok(done.result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawn_keys_are_well_formed_and_distinct() {
+        let (a, secret_a) = draw();
+        let (b, secret_b) = draw();
+        assert_ne!((a.as_str(), &secret_a), (b.as_str(), &secret_b));
+        assert_eq!(secret_a.len(), 43, "{secret_a}");
+        assert!(secret_a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{secret_a}");
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_secret_text() {
+        // sha256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(hex::encode(secret_hash("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}
