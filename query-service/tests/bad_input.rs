@@ -102,8 +102,17 @@ async fn grpc_bad_inputs_are_invalid_arguments_naming_the_field() {
 }
 
 #[tokio::test]
-async fn statistics_rpcs_name_bad_fields_and_do_not_find_unknown_sites() {
+async fn statistics_rpcs_name_bad_fields_and_refuse_unknown_sites() {
     let app = TestApp::spawn().await;
+    // A valid key of one site asking about another, unknown, site is refused like any key
+    // that is not the site's: the answer says nothing about which sites exist.
+    let known = app.seed_site(Uuid::now_v7(), "known.example").await;
+    let key = app.seed_key(known, "00000000000000a1", false).await;
+    fn keyed<T>(message: T, key: &str) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(message);
+        r.metadata_mut().insert("authorization", key.parse().unwrap());
+        r
+    }
     let mut c = QueryServiceClient::connect(app.base.clone()).await.unwrap();
     let field_of = |status: tonic::Status| {
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -122,8 +131,10 @@ async fn statistics_rpcs_name_bad_fields_and_do_not_find_unknown_sites() {
     assert_eq!(field_of(s), "date_range.end_date");
     let no_dimension = v1::BreakdownRequest { site_id: site.clone(), ..Default::default() };
     assert_eq!(field_of(c.get_breakdown(no_dimension).await.unwrap_err()), "dimension");
-    let s = c.get_aggregate(v1::AggregateRequest { site_id: site.clone(), ..Default::default() }).await.unwrap_err();
-    assert_eq!(s.code(), Code::NotFound);
-    let s = c.stream_realtime(v1::RealtimeRequest { site_id: site, min_position: None }).await.unwrap_err();
-    assert_eq!(s.code(), Code::NotFound);
+    let unknown = v1::AggregateRequest { site_id: site.clone(), ..Default::default() };
+    let s = c.get_aggregate(keyed(unknown, &key)).await.unwrap_err();
+    assert_eq!((s.code(), s.message()), (Code::Unauthenticated, "the read key is not valid for this site"));
+    let unknown = v1::RealtimeRequest { site_id: site, min_position: None };
+    let s = c.stream_realtime(keyed(unknown, &key)).await.unwrap_err();
+    assert_eq!((s.code(), s.message()), (Code::Unauthenticated, "the read key is not valid for this site"));
 }

@@ -75,28 +75,36 @@ impl QueryService for QueryGrpc {
         &self,
         request: Request<v1::AggregateRequest>,
     ) -> Result<Response<v1::AggregateResponse>, Status> {
-        Ok(Response::new(stats::aggregate(&self.reads, request.into_inner()).await?))
+        Ok(Response::new(
+            stats::aggregate(&self.reads, stats::read_key(request.metadata()), request.into_inner()).await?,
+        ))
     }
 
     async fn get_timeseries(
         &self,
         request: Request<v1::TimeseriesRequest>,
     ) -> Result<Response<v1::TimeseriesResponse>, Status> {
-        Ok(Response::new(stats::timeseries(&self.reads, request.into_inner()).await?))
+        Ok(Response::new(
+            stats::timeseries(&self.reads, stats::read_key(request.metadata()), request.into_inner()).await?,
+        ))
     }
 
     async fn get_breakdown(
         &self,
         request: Request<v1::BreakdownRequest>,
     ) -> Result<Response<v1::BreakdownResponse>, Status> {
-        Ok(Response::new(stats::breakdown(&self.reads, request.into_inner()).await?))
+        Ok(Response::new(
+            stats::breakdown(&self.reads, stats::read_key(request.metadata()), request.into_inner()).await?,
+        ))
     }
 
     async fn get_realtime(
         &self,
         request: Request<v1::RealtimeRequest>,
     ) -> Result<Response<v1::RealtimeResponse>, Status> {
-        Ok(Response::new(stats::realtime(&self.reads, request.into_inner()).await?))
+        Ok(Response::new(
+            stats::realtime(&self.reads, stats::read_key(request.metadata()), request.into_inner()).await?,
+        ))
     }
 
     type StreamRealtimeStream = stats::RealtimeStream;
@@ -105,6 +113,8 @@ impl QueryService for QueryGrpc {
         &self,
         request: Request<v1::RealtimeRequest>,
     ) -> Result<Response<Self::StreamRealtimeStream>, Status> {
-        Ok(Response::new(stats::stream_realtime(&self.reads, request.into_inner()).await?))
+        Ok(Response::new(
+            stats::stream_realtime(&self.reads, stats::read_key(request.metadata()), request.into_inner()).await?,
+        ))
     }
 }

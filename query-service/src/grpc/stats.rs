@@ -5,13 +5,23 @@ use std::pin::Pin;
 use futures::Stream;
 use tally_platform::error::ApiError;
 use tally_proto::{convert::to_timestamp, v1};
-use tonic::Status;
+use tonic::{Status, metadata::MetadataMap};
 
 use crate::{
     input,
     read::Reads,
-    stats::{DateRange, Metrics, Scope, input as si, realtime::updates as realtime_updates},
+    stats::{
+        DateRange, Metrics, Scope,
+        access::{AUTHORIZATION, Presented},
+        input as si,
+        realtime::updates as realtime_updates,
+    },
 };
+
+/// The read key of a call's `authorization` metadata.
+pub fn read_key(metadata: &MetadataMap) -> Presented {
+    Presented::parse(metadata.get(AUTHORIZATION).map(|v| v.as_encoded_bytes()))
+}
 
 pub type RealtimeStream = Pin<Box<dyn Stream<Item = Result<v1::RealtimeResponse, Status>> + Send>>;
 
@@ -61,9 +71,14 @@ fn failed(e: crate::read::ReadError) -> Status {
     ApiError::from(e).into()
 }
 
-pub async fn aggregate(reads: &Reads, r: v1::AggregateRequest) -> Result<v1::AggregateResponse, Status> {
-    let scope =
+pub async fn aggregate(
+    reads: &Reads,
+    key: Presented,
+    r: v1::AggregateRequest,
+) -> Result<v1::AggregateResponse, Status> {
+    let mut scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
+    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
     let (ranges, current, previous) = reads.aggregate(&scope).await.map_err(failed)?;
     Ok(v1::AggregateResponse {
         metrics: Some(metrics(current)),
@@ -73,10 +88,15 @@ pub async fn aggregate(reads: &Reads, r: v1::AggregateRequest) -> Result<v1::Agg
     })
 }
 
-pub async fn timeseries(reads: &Reads, r: v1::TimeseriesRequest) -> Result<v1::TimeseriesResponse, Status> {
-    let scope =
+pub async fn timeseries(
+    reads: &Reads,
+    key: Presented,
+    r: v1::TimeseriesRequest,
+) -> Result<v1::TimeseriesResponse, Status> {
+    let mut scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
     let interval = si::interval(si::grpc_interval(r.interval).map_err(bad)?, scope.period, "interval").map_err(bad)?;
+    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
     let (_, series) = reads.timeseries(&scope, interval).await.map_err(failed)?;
     let points = |p: Vec<(String, Metrics)>| {
         p.into_iter().map(|(bucket, m)| v1::TimeseriesPoint { bucket, metrics: Some(metrics(m)) }).collect()
@@ -84,13 +104,18 @@ pub async fn timeseries(reads: &Reads, r: v1::TimeseriesRequest) -> Result<v1::T
     Ok(v1::TimeseriesResponse { points: points(series.points), previous_points: points(series.previous) })
 }
 
-pub async fn breakdown(reads: &Reads, r: v1::BreakdownRequest) -> Result<v1::BreakdownResponse, Status> {
+pub async fn breakdown(
+    reads: &Reads,
+    key: Presented,
+    r: v1::BreakdownRequest,
+) -> Result<v1::BreakdownResponse, Status> {
     let dimension = si::grpc_dimension(r.dimension, &r.prop_key, "dimension", "prop_key").map_err(bad)?;
     let size = si::rows(r.page_size).map_err(bad)?;
     let offset = si::decode_offset(&r.page_token, "page_token").map_err(bad)?;
     let order = si::grpc_order(r.order).map_err(bad)?;
-    let scope =
+    let mut scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
+    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
     let (_, page) = reads.breakdown(&scope, &dimension, order, offset, size).await.map_err(failed)?;
     Ok(v1::BreakdownResponse {
         rows: page
@@ -106,18 +131,22 @@ pub async fn breakdown(reads: &Reads, r: v1::BreakdownRequest) -> Result<v1::Bre
     })
 }
 
-pub async fn realtime(reads: &Reads, r: v1::RealtimeRequest) -> Result<v1::RealtimeResponse, Status> {
+pub async fn realtime(reads: &Reads, key: Presented, r: v1::RealtimeRequest) -> Result<v1::RealtimeResponse, Status> {
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
-    let (visitors, as_of) = reads.realtime(site, r.min_position).await.map_err(failed)?;
+    reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
+    let (visitors, as_of) = reads.realtime(site, None).await.map_err(failed)?;
     Ok(v1::RealtimeResponse { visitors, as_of: Some(to_timestamp(as_of)) })
 }
 
-pub async fn stream_realtime(reads: &Reads, r: v1::RealtimeRequest) -> Result<RealtimeStream, Status> {
-    // Checked up front, so a bad site or a stale read model fails the call
+/// The key is checked up front, and again before every count: a stream whose key is revoked
+/// (or whose site is deleted) ends with UNAUTHENTICATED.
+pub async fn stream_realtime(reads: &Reads, key: Presented, r: v1::RealtimeRequest) -> Result<RealtimeStream, Status> {
+    // Checked up front, so a bad site, key or a stale read model fails the call
     // rather than the stream.
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
-    reads.realtime(site, r.min_position).await.map_err(failed)?;
-    let updates = futures::StreamExt::map(realtime_updates(reads.clone(), site), |u| match u {
+    reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
+    reads.realtime(site, None).await.map_err(failed)?;
+    let updates = futures::StreamExt::map(realtime_updates(reads.clone(), site, key), |u| match u {
         Ok((n, at)) => Ok(v1::RealtimeResponse { visitors: n, as_of: Some(to_timestamp(at)) }),
         Err(e) => Err(failed(e)),
     });

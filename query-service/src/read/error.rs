@@ -20,6 +20,9 @@ pub enum ReadError {
     /// or a jsonb value that does not decode): never the client's fault.
     #[error("read-DB row does not decode: {0}")]
     Decode(String),
+    /// A statistics read without a valid read key for its site.
+    #[error("{0}")]
+    Unauthenticated(crate::stats::access::Refusal),
 }
 
 /// How long a client should wait before retrying an answer that was not
@@ -34,7 +37,8 @@ impl ReadError {
             ReadError::Pool(e) => tracing::warn!(error = %e, "read DB unavailable"),
             ReadError::Query(e) => tracing::error!(error = %e, "read-DB query failed"),
             ReadError::Decode(reason) => tracing::error!(reason, "read-DB row does not decode"),
-            ReadError::NotFound { .. } | ReadError::Behind { .. } => {}
+            // Refusals are logged (at debug, without secrets) where they are decided.
+            ReadError::NotFound { .. } | ReadError::Behind { .. } | ReadError::Unauthenticated(_) => {}
         }
     }
 
@@ -47,6 +51,7 @@ impl From<ReadError> for ApiError {
     fn from(e: ReadError) -> Self {
         match e {
             ReadError::NotFound { .. } => ApiError::new(ErrorKind::NotFound, e.to_string()),
+            ReadError::Unauthenticated(why) => ApiError::new(ErrorKind::Unauthenticated, why.to_string()),
             ReadError::Behind { projected, min_position } => ApiError::new(
                 ErrorKind::Unavailable,
                 format!(
@@ -82,5 +87,15 @@ mod tests {
         assert_eq!(err.metadata["projected_position"], 7);
         assert_eq!(err.metadata["min_position"], 10);
         assert_eq!(err.retry_after, Some(RETRY_AFTER));
+    }
+
+    #[test]
+    fn a_refused_read_key_is_unauthenticated_and_says_no_more_than_that() {
+        use crate::stats::access::Refusal;
+        let err = ApiError::from(ReadError::Unauthenticated(Refusal::Invalid));
+        assert_eq!((err.kind.http_status().as_u16(), err.kind.grpc_code()), (401, tonic::Code::Unauthenticated));
+        assert_eq!(err.detail, "the read key is not valid for this site");
+        let missing = ApiError::from(ReadError::Unauthenticated(Refusal::Missing)).detail;
+        assert!(missing.contains("Authorization") && missing.contains("Bearer <key_id>.<secret>"), "{missing}");
     }
 }

@@ -1,10 +1,12 @@
 //! Request extraction with errors that name the field: the `X-Min-Position`
-//! header and the list query (`limit`, `after`).
+//! header and the list query (`limit`, `after`); and the read key.
+
+use std::convert::Infallible;
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use tally_platform::error::ApiError;
 
-use crate::{input, read::PageRequest};
+use crate::{input, read::PageRequest, stats::access::Presented};
 
 pub const MIN_POSITION_HEADER: &str = "X-Min-Position";
 
@@ -18,6 +20,19 @@ impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
         let Some(value) = parts.headers.get(MIN_POSITION_HEADER) else { return Ok(MinPosition(None)) };
         let raw = value.to_str().map_err(|_| ApiError::field(MIN_POSITION_HEADER, "must be visible ASCII"))?;
         input::min_position(raw, MIN_POSITION_HEADER).map(|p| MinPosition(Some(p)))
+    }
+}
+
+/// `Authorization: Bearer <key_id>.<secret>`, as presented. Never refused here: a statistics
+/// read checks its parameters first and the key last (`Reads::authorize`).
+pub struct ReadKey(pub Presented);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReadKey {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(http::header::AUTHORIZATION).map(|v| v.as_bytes());
+        Ok(ReadKey(Presented::parse(header)))
     }
 }
 

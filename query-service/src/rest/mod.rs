@@ -9,7 +9,8 @@ mod sites;
 mod stats;
 mod stats_dto;
 
-use axum::{Router, routing::get};
+use axum::{Router, middleware::map_response, response::Response, routing::get};
+use http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE};
 use tally_platform::error::ApiError;
 use tower_http::timeout::TimeoutLayer;
 
@@ -37,5 +38,14 @@ pub fn router(reads: Reads, request_timeout: std::time::Duration) -> Router {
         .layer(TimeoutLayer::with_status_code(http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
         // The live stream outlives any request timeout by design.
         .route("/v1/sites/{id}/realtime/stream", get(stats::realtime_stream))
+        .layer(map_response(challenge))
         .with_state(reads)
+}
+
+/// A 401 names the scheme it wants (RFC 9110, 11.6.1); only read keys give 401s here.
+async fn challenge(mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().entry(WWW_AUTHENTICATE).or_insert(HeaderValue::from_static("Bearer"));
+    }
+    response
 }

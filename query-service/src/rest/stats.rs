@@ -13,13 +13,13 @@ use futures::{Stream, StreamExt};
 use tally_platform::error::ApiError;
 
 use super::{
-    extract::MinPosition,
+    extract::{MinPosition, ReadKey},
     failed,
     stats_dto::{AggregateView, BreakdownRowView, BreakdownView, PointView, RealtimeView, TimeseriesView},
 };
 use crate::{
     input,
-    read::Reads,
+    read::{ReadError, Reads},
     stats::{
         Scope, input as si,
         realtime::{HEARTBEAT, updates as realtime_updates},
@@ -102,25 +102,32 @@ const PARAMS: &str = "period: day|7d|30d|month|6mo|12mo|custom (default 30d); st
                       with custom; filter (repeatable): <dimension>:<is|is_not|contains>:<v1>|<v2>, dimension \
                       prop.<key> for custom props; goal: page:<path> or event:<name>; compare_previous: true|false";
 
+const UNAUTHORIZED: &str = "No read key (`Authorization: Bearer <key_id>.<secret>`), a malformed one, or one that \
+                            is not valid for this site (unknown, revoked, another site's, or the site does not exist: \
+                            one answer for all); with `WWW-Authenticate: Bearer`";
+
 /// Metrics over the whole range.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/aggregate", tag = "stats",
     description = PARAMS,
     params(("id" = String, Path, description = "Site id (UUID)")),
+    security(("read_key" = [])),
     responses(
         (status = 200, body = AggregateView),
         (status = 400, description = "A bad parameter (problem+json naming it)"),
-        (status = 404, description = "No such site"),
+        (status = 401, description = UNAUTHORIZED),
     )
 )]
 pub async fn aggregate(
     State(reads): State<Reads>,
     Path(id): Path<String>,
     MinPosition(min): MinPosition,
+    ReadKey(key): ReadKey,
     q: StatsQuery,
 ) -> Result<Json<AggregateView>, ApiError> {
     q.only(&[])?;
-    let scope = q.scope(&id, min)?;
+    let mut scope = q.scope(&id, min)?;
+    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
     let (ranges, current, previous) = reads.aggregate(&scope).await.map_err(failed)?;
     Ok(Json(AggregateView {
         metrics: current.into(),
@@ -135,17 +142,20 @@ pub async fn aggregate(
     get, path = "/v1/sites/{id}/timeseries", tag = "stats",
     description = PARAMS,
     params(("id" = String, Path, description = "Site id (UUID)")),
-    responses((status = 200, body = TimeseriesView), (status = 400), (status = 404))
+    security(("read_key" = [])),
+    responses((status = 200, body = TimeseriesView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
 pub async fn timeseries(
     State(reads): State<Reads>,
     Path(id): Path<String>,
     MinPosition(min): MinPosition,
+    ReadKey(key): ReadKey,
     q: StatsQuery,
 ) -> Result<Json<TimeseriesView>, ApiError> {
     q.only(&["interval"])?;
-    let scope = q.scope(&id, min)?;
+    let mut scope = q.scope(&id, min)?;
     let interval = si::interval(si::rest_interval(q.get("interval"))?, scope.period, "interval")?;
+    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
     let (_, series) = reads.timeseries(&scope, interval).await.map_err(failed)?;
     let points = |p: Vec<(String, crate::stats::Metrics)>| {
         p.into_iter().map(|(bucket, m)| PointView { bucket, metrics: m.into() }).collect()
@@ -159,12 +169,14 @@ pub async fn timeseries(
     get, path = "/v1/sites/{id}/breakdown", tag = "stats",
     description = PARAMS,
     params(("id" = String, Path, description = "Site id (UUID)")),
-    responses((status = 200, body = BreakdownView), (status = 400), (status = 404))
+    security(("read_key" = [])),
+    responses((status = 200, body = BreakdownView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
 pub async fn breakdown(
     State(reads): State<Reads>,
     Path(id): Path<String>,
     MinPosition(min): MinPosition,
+    ReadKey(key): ReadKey,
     q: StatsQuery,
 ) -> Result<Json<BreakdownView>, ApiError> {
     q.only(&["dimension", "prop_key", "limit", "after", "order"])?;
@@ -175,7 +187,8 @@ pub async fn breakdown(
     let size = si::rest_rows(q.get("limit"))?;
     let offset = si::decode_offset(q.get("after").unwrap_or(""), "after")?;
     let order = si::rest_order(q.get("order"))?;
-    let scope = q.scope(&id, min)?;
+    let mut scope = q.scope(&id, min)?;
+    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
     let (_, page) = reads.breakdown(&scope, &dimension, order, offset, size).await.map_err(failed)?;
     Ok(Json(BreakdownView {
         rows: page
@@ -195,35 +208,57 @@ pub async fn breakdown(
 #[utoipa::path(
     get, path = "/v1/sites/{id}/realtime", tag = "stats",
     params(("id" = String, Path, description = "Site id (UUID)")),
-    responses((status = 200, body = RealtimeView), (status = 400), (status = 404))
+    security(("read_key" = [])),
+    responses((status = 200, body = RealtimeView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
 pub async fn realtime(
     State(reads): State<Reads>,
     Path(id): Path<String>,
     MinPosition(min): MinPosition,
+    ReadKey(key): ReadKey,
 ) -> Result<Json<RealtimeView>, ApiError> {
     let site = input::id(&id, "id")?;
-    let (visitors, as_of) = reads.realtime(site, min).await.map_err(failed)?;
+    reads.authorize(site, min, &key).await.map_err(failed)?;
+    let (visitors, as_of) = reads.realtime(site, None).await.map_err(failed)?;
     Ok(Json(RealtimeView { visitors, as_of }))
 }
 
 /// Server-sent events: a `realtime` event with a [`RealtimeView`] now, on
-/// every change, and at least every 30 seconds.
+/// every change, and at least every 30 seconds. The key is checked again before every count;
+/// once it is no longer valid, an `error` event (a problem+json body) ends the stream.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/realtime/stream", tag = "stats",
     params(("id" = String, Path, description = "Site id (UUID)")),
-    responses((status = 200, content_type = "text/event-stream", description = "`realtime` events"), (status = 404))
+    security(("read_key" = [])),
+    responses(
+        (status = 200, content_type = "text/event-stream", description = "`realtime` events; an `error` event ends \
+                                                                           the stream when the key stops being valid"),
+        (status = 400),
+        (status = 401, description = UNAUTHORIZED),
+    )
 )]
 pub async fn realtime_stream(
     State(reads): State<Reads>,
     Path(id): Path<String>,
+    ReadKey(key): ReadKey,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let site = input::id(&id, "id")?;
+    reads.authorize(site, None, &key).await.map_err(failed)?;
     reads.realtime(site, None).await.map_err(failed)?;
-    let events = realtime_updates(reads, site).filter_map(|u| async move {
+    let events = realtime_updates(reads, site, key).filter_map(|u| async move {
         match u {
             Ok((visitors, as_of)) => {
                 Event::default().event("realtime").json_data(RealtimeView { visitors, as_of }).ok()
+            }
+            Err(e @ ReadError::Unauthenticated(_)) => {
+                let problem = ApiError::from(e);
+                let body = serde_json::json!({
+                    "type": format!("{}{}", tally_platform::error::PROBLEM_BASE, problem.kind.slug()),
+                    "title": problem.kind.title(),
+                    "status": problem.kind.http_status().as_u16(),
+                    "detail": problem.detail,
+                });
+                Event::default().event("error").json_data(body).ok()
             }
             Err(e) => {
                 e.log_if_internal();

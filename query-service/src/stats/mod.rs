@@ -7,6 +7,7 @@
 //! per-event rows. Both give the same numbers; the
 //! end-to-end tests check them against a hand-computed log.
 
+pub mod access;
 pub mod input;
 pub mod model;
 mod period;

@@ -5,33 +5,49 @@ use std::time::Duration;
 
 use futures::Stream;
 
-use crate::read::Reads;
+use crate::{
+    read::{ReadError, Reads},
+    stats::access::Presented,
+};
 
 /// How often a realtime stream re-counts; a message goes out when the count
 /// changes, or at least every [`HEARTBEAT`].
 pub const REALTIME_POLL: Duration = Duration::from_secs(2);
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// The realtime count now, then on every change (and every heartbeat).
+/// The realtime count now, then on every change (and every heartbeat). The read key is
+/// checked again before every count, so a stream outlives neither its key's revocation nor
+/// its site's deletion: it then yields the refusal and ends.
 pub fn updates(
     reads: Reads,
     site: uuid::Uuid,
-) -> impl Stream<Item = Result<(u64, chrono::DateTime<chrono::Utc>), crate::read::ReadError>> + Send {
+    key: Presented,
+) -> impl Stream<Item = Result<(u64, chrono::DateTime<chrono::Utc>), ReadError>> + Send {
     struct State {
         reads: Reads,
         site: uuid::Uuid,
+        key: Presented,
         last: Option<u64>,
         sent_at: tokio::time::Instant,
         first: bool,
+        refused: bool,
     }
-    let start = State { reads, site, last: None, sent_at: tokio::time::Instant::now(), first: true };
+    let start =
+        State { reads, site, key, last: None, sent_at: tokio::time::Instant::now(), first: true, refused: false };
     futures::stream::unfold(start, |mut s| async move {
+        if s.refused {
+            return None;
+        }
         loop {
             if !s.first {
                 tokio::time::sleep(REALTIME_POLL).await;
             }
             s.first = false;
-            match s.reads.realtime(s.site, None).await {
+            let counted = match s.reads.authorize(s.site, None, &s.key).await {
+                Ok(()) => s.reads.realtime(s.site, None).await,
+                Err(e) => Err(e),
+            };
+            match counted {
                 Ok((n, at)) => {
                     if s.last != Some(n) || s.sent_at.elapsed() >= HEARTBEAT {
                         s.last = Some(n);
@@ -39,7 +55,10 @@ pub fn updates(
                         return Some((Ok((n, at)), s));
                     }
                 }
-                Err(e) => return Some((Err(e), s)),
+                Err(e) => {
+                    s.refused = matches!(e, ReadError::Unauthenticated(_));
+                    return Some((Err(e), s));
+                }
             }
         }
     })

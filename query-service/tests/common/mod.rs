@@ -142,6 +142,28 @@ impl TestApp {
         id
     }
 
+    /// Writes a read key of `site` as the projector would (the SHA-256 of the secret, never the
+    /// secret) and returns the `Authorization` value that presents it.
+    pub async fn seed_key(&self, site: Uuid, key_id: &str, revoked: bool) -> String {
+        use sha2::Digest as _;
+        let secret = secret_for(key_id);
+        let hash = sha2::Sha256::digest(secret.as_bytes()).to_vec();
+        self.db
+            .execute(
+                "INSERT INTO site_read_keys_v1 (site_id, key_id, key_hash, label, revoked, last_position)
+                 VALUES ($1, $2, $3, 'test', $4, 9)",
+                &[&site, &key_id, &hash, &revoked],
+            )
+            .await
+            .expect("read key row inserted");
+        format!("Bearer {key_id}.{secret}")
+    }
+
+    /// A GET with `Authorization: <authorization>`.
+    pub async fn get_with_key(&self, path: &str, authorization: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).header("Authorization", authorization).send().await.expect("request sent")
+    }
+
     /// Sets the projector's position on one partition (single-node mode uses
     /// `$all`/0; several partitions model Kafka).
     pub async fn set_position(&self, partition: i32, position: i64) {
@@ -161,4 +183,11 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// A well-formed secret (43 base64url characters) that differs per key id.
+pub fn secret_for(key_id: &str) -> String {
+    let mut secret: String = format!("s3cr3t_{key_id}-").chars().cycle().take(43).collect();
+    secret.truncate(43);
+    secret
 }

@@ -1,0 +1,181 @@
+//! Per-site read keys: every statistics read presents `Authorization: Bearer
+//! <key_id>.<secret>` (gRPC metadata `authorization`), checked against the
+//! projector's `site_read_keys` view.
+//!
+//! Only the secret's SHA-256 is ever stored; the secret is hashed as soon as it
+//! is parsed, so nothing here holds (or can log) it. Every way a key can fail
+//! for a site (unknown, revoked, wrong secret, another site's, a site that does
+//! not exist) gets the same answer, so a refusal tells a caller nothing about
+//! which keys or sites exist.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::read::{ReadError, Reads};
+
+/// The header (gRPC: metadata key) a read key travels in.
+pub const AUTHORIZATION: &str = "authorization";
+
+const KEY_ID_LEN: usize = 16;
+/// 32 random bytes in base64url without padding.
+const SECRET_LEN: usize = 43;
+
+/// A well-formed key as presented: its id and the SHA-256 of its secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    key_id: String,
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+/// What a request carried in its `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presented {
+    Missing,
+    Malformed,
+    Key(Credential),
+}
+
+/// Why a statistics read was refused; the text is the client's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("a read key is required: send the Authorization header as `Bearer <key_id>.<secret>`")]
+    Missing,
+    #[error(
+        "the Authorization header is malformed: expected `Bearer <key_id>.<secret>` (16 lowercase hex digits, a \
+         dot, 43 base64url characters)"
+    )]
+    Malformed,
+    #[error("the read key is not valid for this site")]
+    Invalid,
+}
+
+impl Presented {
+    /// Parses the raw header value (`None` when absent). The scheme is case-insensitive
+    /// (RFC 9110); the token is not.
+    pub fn parse(header: Option<&[u8]>) -> Presented {
+        let Some(raw) = header else { return Presented::Missing };
+        let Ok(text) = std::str::from_utf8(raw) else { return Presented::Malformed };
+        let Some((scheme, token)) = text.trim().split_once(' ') else { return Presented::Malformed };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Presented::Malformed;
+        }
+        let Some((key_id, secret)) = token.trim_start().split_once('.') else { return Presented::Malformed };
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if key_id.len() != KEY_ID_LEN
+            || !key_id.bytes().all(hex)
+            || secret.len() != SECRET_LEN
+            || !secret.bytes().all(base64url)
+        {
+            return Presented::Malformed;
+        }
+        Presented::Key(Credential { key_id: key_id.to_owned(), digest: Sha256::digest(secret.as_bytes()).into() })
+    }
+}
+
+/// Whether `presented` is the secret of `stored`, in time independent of where they differ.
+fn matches(stored: &[u8], presented: &[u8; 32]) -> bool {
+    bool::from(stored.ct_eq(presented))
+}
+
+const KEY_HASH: &str = "SELECT key_hash FROM site_read_keys WHERE site_id = $1 AND key_id = $2 AND NOT revoked";
+
+impl Reads {
+    /// Lets a statistics read of `site` go ahead only with a valid key for that site. With a
+    /// key, it first waits for `min_position`, so a key issued by the command at that position
+    /// is seen; a missing or malformed header is refused without waiting.
+    #[tracing::instrument(skip_all, fields(%site))]
+    pub async fn authorize(
+        &self,
+        site: Uuid,
+        min_position: Option<u64>,
+        presented: &Presented,
+    ) -> Result<(), ReadError> {
+        let key = match presented {
+            Presented::Missing => return Err(refused(site, None, Refusal::Missing)),
+            Presented::Malformed => return Err(refused(site, None, Refusal::Malformed)),
+            Presented::Key(key) => key,
+        };
+        self.wait_for(min_position).await?;
+        let client = self.pool().get().await?;
+        let stmt = client.prepare_cached(KEY_HASH).await?;
+        let row = client.query_opt(&stmt, &[&site, &key.key_id]).await?;
+        let valid = match row {
+            Some(row) => matches(row.try_get::<_, &[u8]>(0)?, &key.digest),
+            None => false,
+        };
+        if valid { Ok(()) } else { Err(refused(site, Some(&key.key_id), Refusal::Invalid)) }
+    }
+}
+
+fn refused(site: Uuid, key_id: Option<&str>, why: Refusal) -> ReadError {
+    tracing::debug!(%site, key_id, reason = ?why, "statistics read refused");
+    metrics::counter!("query_read_key_refusals_total", "reason" => reason_label(why)).increment(1);
+    ReadError::Unauthenticated(why)
+}
+
+fn reason_label(why: Refusal) -> &'static str {
+    match why {
+        Refusal::Missing => "missing",
+        Refusal::Malformed => "malformed",
+        Refusal::Invalid => "invalid",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+
+    fn parse(raw: &str) -> Presented {
+        Presented::parse(Some(raw.as_bytes()))
+    }
+
+    #[test]
+    fn a_bearer_key_parses_into_its_id_and_the_digest_of_its_secret() {
+        assert_eq!(SECRET.len(), SECRET_LEN);
+        let Presented::Key(key) = parse(&format!("Bearer 0123456789abcdef.{SECRET}")) else { panic!("not a key") };
+        assert_eq!(key.key_id, "0123456789abcdef");
+        assert_eq!(key.digest, <[u8; 32]>::from(Sha256::digest(SECRET.as_bytes())));
+        assert!(matches!(parse(&format!("bearer 0123456789abcdef.{SECRET}")), Presented::Key(_)));
+        assert!(!format!("{key:?}").contains(SECRET), "the secret is not even kept");
+    }
+
+    #[test]
+    fn anything_else_is_malformed_or_missing() {
+        assert_eq!(Presented::parse(None), Presented::Missing);
+        for raw in [
+            "",
+            "Bearer",
+            &format!("Basic 0123456789abcdef.{SECRET}"),
+            &format!("Bearer 0123456789ABCDEF.{SECRET}"),
+            &format!("Bearer 0123456789abcde.{SECRET}"),
+            &format!("Bearer 0123456789abcdef{SECRET}"),
+            &format!("Bearer 0123456789abcdef.{SECRET}="),
+            &format!("Bearer 0123456789abcdef.{}", &SECRET[1..]),
+            &format!("Bearer 0123456789abcdef.{}+", &SECRET[1..]),
+            &format!("Bearer 0123456789abcdef.{SECRET} extra"),
+        ] {
+            assert_eq!(parse(raw), Presented::Malformed, "{raw:?}");
+        }
+        assert_eq!(Presented::parse(Some(b"Bearer \xff")), Presented::Malformed);
+    }
+
+    #[test]
+    fn a_secret_matches_only_its_own_digest() {
+        let digest: [u8; 32] = Sha256::digest(SECRET.as_bytes()).into();
+        assert!(matches(&digest, &digest));
+        let mut other = digest;
+        other[31] ^= 1;
+        assert!(!matches(&other, &digest));
+        assert!(!matches(&digest[..31], &digest), "a truncated hash never matches");
+    }
+}
