@@ -43,6 +43,22 @@ pub async fn register_site(base: &str, domain: &str, time_zone: &str) -> String 
     site["site"]["id"].as_str().unwrap_or_else(|| panic!("site not registered: {site}")).to_owned()
 }
 
+/// Issues a read key for `site` through the command-service (with the admin token); returns
+/// the bearer token and its event's position (ask with at least that `min_position`).
+pub async fn issue_read_key(base: &str, site: &str) -> (String, u64) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/sites/{site}/read-keys"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"label": "tests"}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let key: Value = resp.json().await.unwrap();
+    assert_eq!(status, 201, "issuing a read key: {key}");
+    (key["token"].as_str().unwrap().to_owned(), key["result"]["global_position"].as_u64().unwrap())
+}
+
 /// `POST /v1/import/events` with the admin token; returns the per-line answer.
 pub async fn import_lines(http: &reqwest::Client, base: &str, lines: &[Value]) -> Value {
     let resp = http
@@ -58,19 +74,22 @@ pub async fn import_lines(http: &reqwest::Client, base: &str, lines: &[Value]) -
     body
 }
 
-/// The query-service's statistics REST API for one site, reading at least up to `min`.
+/// The query-service's statistics REST API for one site, reading at least up to `min`, with
+/// the site's read key (`<key_id>.<secret>`).
 pub struct Api {
     pub http: reqwest::Client,
     pub base: String,
     pub site: Uuid,
     pub min: u64,
+    pub key: String,
 }
 
 impl Api {
     /// `GET /v1/sites/{site}/{path}?{query}`, asserting 200.
     pub async fn get(&self, path: &str, query: &str) -> Value {
         let url = format!("{}/v1/sites/{}/{path}?{query}", self.base, self.site);
-        let resp = self.http.get(&url).header("X-Min-Position", self.min.to_string()).send().await.unwrap();
+        let request = self.http.get(&url).header("X-Min-Position", self.min.to_string()).bearer_auth(&self.key);
+        let resp = request.send().await.unwrap();
         let status = resp.status();
         let body: Value = resp.json().await.unwrap();
         assert_eq!(status, 200, "{url}: {body}");

@@ -23,7 +23,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tally_tests::{
     analytics::{
-        ADMIN_TOKEN, Api, CHROME_ANDROID, FIREFOX, GOOGLEBOT, SAFARI, import_lines, rebuild, register_site, rows,
+        ADMIN_TOKEN, Api, CHROME_ANDROID, FIREFOX, GOOGLEBOT, SAFARI, import_lines, issue_read_key, rebuild,
+        register_site, rows,
     },
     app, devstack,
     golden::{BOTH_DAYS, D1, D2, check_everything, utc},
@@ -162,6 +163,7 @@ async fn a_raw_log_imported_through_the_backfill_gives_the_hand_computed_numbers
     let (_command, base) =
         app::spawn_command_service_with_env(&write_url, Some(brokers.as_str()), token).await.unwrap();
     let site: Uuid = register_site(&base, SITE, "Asia/Kolkata").await.parse().unwrap();
+    let (key, _) = issue_read_key(&base, &site.to_string()).await;
     let _projector = app::spawn_projector(&read_url, &write_url, Some(brokers.as_str())).await.unwrap();
     let (_query, query_base) = app::spawn_query_service(&read_url).await.unwrap();
 
@@ -180,7 +182,7 @@ async fn a_raw_log_imported_through_the_backfill_gives_the_hand_computed_numbers
     assert_eq!(answers, expected);
 
     let min = last["global_position"].as_u64().unwrap();
-    let api = Api { http: http.clone(), base: query_base, site, min };
+    let api = Api { http: http.clone(), base: query_base, site, min, key };
     check_everything(&api).await;
     check_what_ingest_derives(&api).await;
 
@@ -194,6 +196,28 @@ async fn a_raw_log_imported_through_the_backfill_gives_the_hand_computed_numbers
     rebuild(&read_url, &write_url, Some(brokers.as_str()), 30);
     check_everything(&api).await;
     check_what_ingest_derives(&api).await;
+
+    // Revoked through the command-service, the key reads nothing once the projector has
+    // seen the revocation (asked with its position).
+    let key_id = api.key.split('.').next().unwrap();
+    let revoked: Value = http
+        .delete(format!("{base}/v1/sites/{site}/read-keys/{key_id}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let position = revoked["result"]["global_position"].as_u64().unwrap();
+    let resp = http
+        .get(format!("{}/v1/sites/{site}/aggregate?{BOTH_DAYS}", api.base))
+        .header("X-Min-Position", position.to_string())
+        .bearer_auth(&api.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "a revoked key: {:?}", resp.text().await);
 }
 
 /// One event of the synthetic log of the concurrency test.
@@ -303,6 +327,8 @@ async fn sixteen_concurrent_clients_through_two_instances_give_a_sequential_clie
     let (_two, two) = app::spawn_command_service_with_env(&write_url, None, token()).await.unwrap();
     let sequential: Uuid = register_site(&one, "sequential.example", "Asia/Kolkata").await.parse().unwrap();
     let concurrent: Uuid = register_site(&two, "concurrent.example", "Asia/Kolkata").await.parse().unwrap();
+    let keys =
+        [issue_read_key(&one, &sequential.to_string()).await.0, issue_read_key(&two, &concurrent.to_string()).await.0];
     let _projector = app::spawn_projector(&read_url, &write_url, None).await.unwrap();
     let (_query, query_base) = app::spawn_query_service(&read_url).await.unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
@@ -349,8 +375,8 @@ async fn sixteen_concurrent_clients_through_two_instances_give_a_sequential_clie
         min = min.max(client.unwrap());
     }
 
-    let api = |site| Api { http: http.clone(), base: query_base.clone(), site, min };
-    let (sequential, concurrent) = (api(sequential), api(concurrent));
+    let api = |site, key: &String| Api { http: http.clone(), base: query_base.clone(), site, min, key: key.clone() };
+    let (sequential, concurrent) = (api(sequential, &keys[0]), api(concurrent, &keys[1]));
     // The numbers themselves, from the model above: 336 events in all.
     let (visitors, visits, pageviews, events, bounces) = model(&people);
     assert_eq!(events, (PEOPLE * 7) as u64);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use deadpool_postgres::Pool;
 use prost::Message as _;
+use sha2::{Digest as _, Sha256};
 use tally_event_store::{AppendRequest, Appender, AppenderConfig, EventMetadata, ExpectedVersion, NewEvent};
 use tally_proto::v1::{self, query_service_client::QueryServiceClient};
 use tally_tests::{
@@ -63,6 +64,18 @@ fn log() -> Vec<Ev> {
         ev("a2", D2, "00:05:00", "pageview", "/pricing"),
         ev("c2", D2, "09:00:00", "pageview", "/blog"),
     ]
+}
+
+/// The site's read key: `<KEY_ID>.<SECRET>`.
+const KEY_ID: &str = "00000000000000a1";
+/// 43 base64url characters, the shape of the 32 random bytes the command-service draws.
+const SECRET: &str = "statistics-tests-secret-0123456789_abcdefgh";
+
+/// `request` with the site's read key in its metadata, as a dashboard sends it.
+fn with_key<T>(request: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(request);
+    r.metadata_mut().insert("authorization", format!("Bearer {KEY_ID}.{SECRET}").parse().unwrap());
+    r
 }
 
 fn timestamp(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
@@ -170,6 +183,15 @@ async fn hand_computed(kafka: bool) {
         name: "Shop".into(),
     };
     store.append(format!("site-{site}"), "site", "tally.v1.SiteRegistered", registered.encode_to_vec()).await;
+    // The statistics' read key, as the command-service would have issued it: only the
+    // secret's SHA-256 is in the event.
+    let issued = v1::SiteReadKeyIssued {
+        site_id: site.to_string(),
+        key_id: KEY_ID.into(),
+        key_hash: Sha256::digest(SECRET.as_bytes()).to_vec(),
+        label: "tests".into(),
+    };
+    store.append(format!("site-{site}"), "site", "tally.v1.SiteReadKeyIssued", issued.encode_to_vec()).await;
     for e in log() {
         store.record(&e, utc(e.date, e.time)).await;
     }
@@ -183,7 +205,8 @@ async fn hand_computed(kafka: bool) {
     let _projector = app::spawn_projector(&read_url, &write_url, brokers.as_deref()).await.unwrap();
     let (_query, base) = app::spawn_query_service(&read_url).await.unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    let api = Api { http, base: base.clone(), site, min: last };
+    let key = format!("{KEY_ID}.{SECRET}");
+    let api = Api { http, base: base.clone(), site, min: last, key: key.clone() };
 
     check_everything(&api).await;
 
@@ -191,14 +214,14 @@ async fn hand_computed(kafka: bool) {
     let mut grpc = QueryServiceClient::connect(base.clone()).await.unwrap();
     let range = v1::DateRange { start_date: D1.into(), end_date: D2.into() };
     let agg = grpc
-        .get_aggregate(v1::AggregateRequest {
+        .get_aggregate(with_key(v1::AggregateRequest {
             site_id: site.to_string(),
             period: v1::Period::Custom as i32,
             date_range: Some(range),
             compare_previous: true,
             min_position: Some(last),
             ..Default::default()
-        })
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -207,26 +230,38 @@ async fn hand_computed(kafka: bool) {
     assert_eq!(agg.previous.unwrap().visits, 0);
     assert_eq!(agg.previous_date_range.unwrap().start_date, "2026-01-08");
     let rt = grpc
-        .get_realtime(v1::RealtimeRequest { site_id: site.to_string(), min_position: Some(last) })
+        .get_realtime(with_key(v1::RealtimeRequest { site_id: site.to_string(), min_position: Some(last) }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(rt.visitors, 1, "one visitor in the last 5 minutes");
     let mut stream = grpc
-        .stream_realtime(v1::RealtimeRequest { site_id: site.to_string(), min_position: None })
+        .stream_realtime(with_key(v1::RealtimeRequest { site_id: site.to_string(), min_position: None }))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(stream.message().await.unwrap().unwrap().visitors, 1, "the stream starts with the current count");
     // The dashboard's live stream over REST: server-sent events, the current count first.
-    let mut sse = api.http.get(format!("{base}/v1/sites/{site}/realtime/stream")).send().await.unwrap();
+    let mut sse =
+        api.http.get(format!("{base}/v1/sites/{site}/realtime/stream")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(sse.headers()["content-type"], "text/event-stream");
     let first = sse.chunk().await.unwrap().expect("a first event");
     let first = String::from_utf8_lossy(&first);
     assert!(first.contains("event: realtime") && first.contains("\"visitors\":1"), "{first}");
     drop(sse);
-    let unknown = api.http.get(format!("{base}/v1/sites/{}/aggregate", Uuid::now_v7())).send().await.unwrap();
-    assert_eq!(unknown.status(), 404);
+    // Without the key, with a wrong secret, or with this site's key for another site: 401.
+    let aggregate = |site: Uuid| api.http.get(format!("{base}/v1/sites/{site}/aggregate"));
+    let refused = [
+        aggregate(site).send().await.unwrap(),
+        aggregate(site).bearer_auth(format!("{KEY_ID}.{}", "x".repeat(SECRET.len()))).send().await.unwrap(),
+        aggregate(Uuid::now_v7()).bearer_auth(&key).send().await.unwrap(),
+    ];
+    for resp in refused {
+        assert_eq!(resp.status(), 401, "{:?}", resp.text().await);
+    }
+    let status =
+        grpc.get_realtime(v1::RealtimeRequest { site_id: site.to_string(), min_position: None }).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
 
     // A shorter timeout re-derives everything: at 20 minutes #5 (25 min after #4) and #9
     // (29:59 after #8) start visits of their own, so S2 and S5 each split into two one-page

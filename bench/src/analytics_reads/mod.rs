@@ -119,7 +119,7 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
         plan.shape.pageviews, plan.shape.sites
     ));
     let live = Arc::new(Live::default());
-    let written = {
+    let (written, key) = {
         let _phase = progress.phase("seed", Duration::from_secs(600), Some(live.clone()));
         store::write(&generator, &mut write_db, &mut read_db, live).await?
     };
@@ -144,7 +144,8 @@ pub async fn run(args: AnalyticsReadsArgs) -> anyhow::Result<()> {
     let answered = {
         let _phase = progress.phase("tally", Duration::from_secs(60), Some(live.clone()));
         let big = store::site_id(0);
-        tally::measure(&query.base, big, &range, plan.limit, plan.warmup, plan.reps, live).await
+        let target = tally::Target { base: &query.base, site: big, key: &key };
+        tally::measure(&target, &range, plan.limit, plan.warmup, plan.reps, live).await
     };
     // A failed request names its status; the service's log says why.
     let (tally, tally_requests) =

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use prost::Message;
+use sha2::{Digest as _, Sha256};
 use tally_proto::convert::{SCHEMA_VERSION, event_types};
 use tally_proto::v1;
 use tokio_postgres::Client;
@@ -28,7 +29,7 @@ use crate::seed::EVENT_COLUMNS;
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Written {
     pub pageviews: u64,
-    /// Every event appended (pageviews, the owner profile and the sites).
+    /// Every event appended (pageviews, the owner profile, the sites and the big site's key).
     pub events: u64,
     pub head: u64,
     pub seconds: f64,
@@ -107,14 +108,15 @@ fn payload(p: &Pageview, site: &str, date: &str) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// Appends the owner, the sites and every pageview of `g`; copies the pageviews into the raw
-/// table of `raw_db` too. `live.ok` counts the pageviews written.
+/// Appends the owner, the sites, a read key of the big site and every pageview of `g`; copies
+/// the pageviews into the raw table of `raw_db` too. `live.ok` counts the pageviews written.
+/// Returns the key's bearer token (`<key_id>.<secret>`, drawn for this run) with the figures.
 pub async fn write(
     g: &Generator,
     write_db: &mut Client,
     raw_db: &mut Client,
     live: Arc<Live>,
-) -> anyhow::Result<Written> {
+) -> anyhow::Result<(Written, String)> {
     let started = std::time::Instant::now();
     let sites = g.shape().sites;
     let tx = write_db.transaction().await?;
@@ -131,6 +133,7 @@ pub async fn write(
     let raw_sink = raw_db.copy_in(raw::COPY).await.context("COPY into the raw table")?;
     let mut raw_writer = pin!(BinaryCopyInWriter::new(raw_sink, &raw::COLUMNS));
 
+    let (key_id, secret) = draw_key();
     let mut position = head;
     let mut streams: Vec<(String, &'static str, i64, i64)> = Vec::new();
     position += 1;
@@ -171,7 +174,28 @@ pub async fn write(
             payload: registered.encode_to_vec(),
         };
         events.write(row).await?;
-        streams.push((stream.clone(), "site", 1, position));
+        if n > 0 {
+            streams.push((stream.clone(), "site", 1, position));
+            continue;
+        }
+        // The statistics are read with a key, issued as the command-service would.
+        position += 1;
+        let issued = v1::SiteReadKeyIssued {
+            site_id: site_id(n).to_string(),
+            key_id: key_id.clone(),
+            key_hash: Sha256::digest(secret.as_bytes()).to_vec(),
+            label: "tally-bench".to_owned(),
+        };
+        let row = Row {
+            position,
+            stream: &stream,
+            category: "site",
+            version: 2,
+            event_type: event_types::SITE_READ_KEY_ISSUED,
+            payload: issued.encode_to_vec(),
+        };
+        events.write(row).await?;
+        streams.push((stream.clone(), "site", 2, position));
     }
 
     let ids: Vec<String> = (0..sites).map(|n| site_id(n).to_string()).collect();
@@ -227,6 +251,16 @@ pub async fn write(
     tx.execute("UPDATE event_head SET last_position = $1 WHERE id = 1", &[&position]).await?;
     tx.commit().await.context("committing the seed")?;
     let head = u64::try_from(position)?;
-    let events = pageviews + u64::from(sites) + 1;
-    Ok(Written { pageviews, events, head, seconds: started.elapsed().as_secs_f64() })
+    let events = pageviews + u64::from(sites) + 2;
+    let written = Written { pageviews, events, head, seconds: started.elapsed().as_secs_f64() };
+    Ok((written, format!("{key_id}.{secret}")))
+}
+
+/// A read key's id and secret, random per run, shaped as the command-service draws them.
+fn draw_key() -> (String, String) {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    let id: String = (0..16).map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)])).collect();
+    let secret: String = (0..43).map(|_| char::from(rng.sample(rand::distr::Alphanumeric))).collect();
+    (id, secret)
 }

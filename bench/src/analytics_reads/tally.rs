@@ -36,17 +36,24 @@ struct Breakdown {
     rows: Vec<Row>,
 }
 
+/// Where the statistics are asked: the query-service, the site, its read key.
+pub struct Target<'a> {
+    pub base: &'a str,
+    pub site: uuid::Uuid,
+    pub key: &'a str,
+}
+
 /// Asks `warmup + reps` times for both; every answer must be a 200 (an error fails the run).
 /// `live.ok` counts answered requests.
 pub async fn measure(
-    base: &str,
-    site: uuid::Uuid,
+    target: &Target<'_>,
     range: &Range,
     limit: u32,
     warmup: u32,
     reps: u32,
     live: Arc<Live>,
 ) -> anyhow::Result<(Timed, u64)> {
+    let Target { base, site, key } = *target;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let period = format!("period=custom&start_date={}&end_date={}", range.first, range.last);
     let aggregate_url = format!("{base}/v1/sites/{site}/aggregate?{period}");
@@ -54,8 +61,8 @@ pub async fn measure(
     let mut timed = Timed::default();
     let mut answered = 0u64;
     for i in 0..warmup + reps {
-        let (a, aggregate): (Duration, Aggregate) = get(&client, &aggregate_url).await?;
-        let (b, breakdown): (Duration, Breakdown) = get(&client, &breakdown_url).await?;
+        let (a, aggregate): (Duration, Aggregate) = get(&client, &aggregate_url, key).await?;
+        let (b, breakdown): (Duration, Breakdown) = get(&client, &breakdown_url, key).await?;
         answered += 2;
         live.ok.store(answered, Ordering::Relaxed);
         if i >= warmup {
@@ -81,9 +88,13 @@ pub async fn measure(
 }
 
 /// One GET, timed from sending to the whole body received; the JSON is parsed after.
-async fn get<T: for<'de> Deserialize<'de>>(client: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, T)> {
+async fn get<T: for<'de> Deserialize<'de>>(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+) -> anyhow::Result<(Duration, T)> {
     let started = Instant::now();
-    let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
+    let response = client.get(url).bearer_auth(key).send().await.with_context(|| format!("GET {url}"))?;
     let status = response.status();
     let body = response.bytes().await.with_context(|| format!("reading {url}"))?;
     let elapsed = started.elapsed();

@@ -172,7 +172,14 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         let mut k = 0;
         while Instant::now() < deadline {
             tick.tick().await;
-            probes.spawn(probe::probe(stack.commands.clone(), stack.queries.clone(), sites.probe.clone(), k, limit));
+            probes.spawn(probe::probe(
+                stack.commands.clone(),
+                stack.queries.clone(),
+                sites.probe.clone(),
+                sites.probe_key.clone(),
+                k,
+                limit,
+            ));
             k += 1;
         }
     }

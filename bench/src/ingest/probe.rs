@@ -20,21 +20,26 @@ pub struct Sample {
 }
 
 /// The site's metrics over the last 7 local days (the run always falls inside them),
-/// answering no older than `position`; re-asks while the service's bounded wait runs out.
+/// answering no older than `position`, asked with the site's read `key`; re-asks while the
+/// service's bounded wait runs out.
 pub async fn aggregate(
     queries: &mut Queries,
     site_id: &str,
+    key: &str,
     position: u64,
     limit: Duration,
 ) -> Result<Metrics, String> {
     let deadline = Instant::now() + limit;
+    let bearer: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {key}").parse().map_err(|_| "a read key that is no header value".to_owned())?;
     loop {
-        let request = AggregateRequest {
+        let mut request = tonic::Request::new(AggregateRequest {
             site_id: site_id.to_owned(),
             period: Period::SevenDays as i32,
             min_position: Some(position),
             ..Default::default()
-        };
+        });
+        request.metadata_mut().insert("authorization", bearer.clone());
         match queries.get_aggregate(request).await {
             Ok(r) => return r.into_inner().metrics.ok_or_else(|| "GetAggregate returned no metrics".to_owned()),
             Err(s) if s.code() == Code::Unavailable && Instant::now() < deadline => {}
@@ -44,7 +49,14 @@ pub async fn aggregate(
 }
 
 /// Sends marker `k` (its own visitor) and follows it into `aggregate`.
-pub async fn probe(mut commands: Commands, mut queries: Queries, site_id: String, k: u64, limit: Duration) -> Sample {
+pub async fn probe(
+    mut commands: Commands,
+    mut queries: Queries,
+    site_id: String,
+    key: String,
+    k: u64,
+    limit: Duration,
+) -> Sample {
     let marker = AnalyticsEventInput {
         name: "pageview".to_owned(),
         url: format!("https://probe.bench.example/marker/{k}"),
@@ -66,5 +78,5 @@ pub async fn probe(mut commands: Commands, mut queries: Queries, site_id: String
         Err(s) => return Sample { lag: Err(format!("probe {k}: RecordEvents {:?} {}", s.code(), s.message())) },
     };
     let acked = Instant::now();
-    Sample { lag: aggregate(&mut queries, &site_id, position, limit).await.map(|_| acked.elapsed()) }
+    Sample { lag: aggregate(&mut queries, &site_id, &key, position, limit).await.map(|_| acked.elapsed()) }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tally_devstack::{Broker, BrokerOptions, PgCluster};
-use tally_proto::v1::{CreateProfileRequest, Profile, RegisterSiteRequest, Site};
+use tally_proto::v1::{CreateProfileRequest, IssueSiteReadKeyRequest, Profile, RegisterSiteRequest, Site};
 use tonic::transport::Endpoint;
 
 use super::events::{TIME_ZONES, domain};
@@ -47,9 +47,12 @@ impl Stack {
         let brokers = broker.bootstrap();
         // The clients send each event's visitor address (`ip`) like an edge would: the
         // service believes it only from a trusted proxy, loopback here.
-        let trusted = vec![("TALLY_INGEST__TRUSTED_PROXIES", "127.0.0.1".to_owned())];
+        let env = vec![
+            ("TALLY_INGEST__TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+            ("TALLY_INGEST__ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+        ];
         let command =
-            processes::command_service_with(&bins.command_service, &write_url, &brokers, partitions, trusted).await?;
+            processes::command_service_with(&bins.command_service, &write_url, &brokers, partitions, env).await?;
         let projector = processes::projector(&bins.projector, &read_url, &write_url, &brokers).await?;
         let query = processes::query_service(&bins.query_service, &read_url, None).await?;
         let connect = |base: String| async move {
@@ -92,10 +95,15 @@ impl Stack {
     }
 }
 
-/// The registered sites, in generator order, and the probe site.
+/// The command-service's admin token in this run (it issues the sites' read keys).
+const ADMIN_TOKEN: &str = "ingest-bench-admin";
+
+/// The registered sites, in generator order, with their read keys, and the probe site.
 pub struct Sites {
     pub ids: Vec<String>,
+    pub keys: Vec<String>,
     pub probe: String,
+    pub probe_key: String,
 }
 
 /// Registers one owner, `n` sites and the probe site, and waits until the read side has them.
@@ -117,14 +125,32 @@ pub async fn register_sites(stack: &Stack, n: usize, limit: Duration) -> anyhow:
         .profile
         .map(|p| p.id)
         .context("CreateProfile returned no profile")?;
-    let mut ids = Vec::with_capacity(n);
+    let (mut ids, mut keys) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for k in 0..n {
-        ids.push(register(&mut commands, &owner, domain(k), TIME_ZONES[k % TIME_ZONES.len()]).await?.0);
+        let (id, _) = register(&mut commands, &owner, domain(k), TIME_ZONES[k % TIME_ZONES.len()]).await?;
+        keys.push(read_key(&mut commands, &id).await?.0);
+        ids.push(id);
     }
-    let (probe, position) = register(&mut commands, &owner, "probe.bench.example".to_owned(), "UTC").await?;
-    // Not measured: the read side knows every site before the clock starts.
-    probe::aggregate(&mut stack.queries.clone(), &probe, position, limit).await.map_err(anyhow::Error::msg)?;
-    Ok(Sites { ids, probe })
+    let (probe, _) = register(&mut commands, &owner, "probe.bench.example".to_owned(), "UTC").await?;
+    let (probe_key, position) = read_key(&mut commands, &probe).await?;
+    // Not measured: the read side knows every site and key before the clock starts.
+    probe::aggregate(&mut stack.queries.clone(), &probe, &probe_key, position, limit)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    Ok(Sites { ids, keys, probe, probe_key })
+}
+
+/// IssueSiteReadKey; returns the bearer token and the position of its event.
+async fn read_key(commands: &mut Commands, site: &str) -> anyhow::Result<(String, u64)> {
+    let mut request = tonic::Request::new(IssueSiteReadKeyRequest {
+        site_id: site.to_owned(),
+        label: "bench".to_owned(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse()?);
+    let r =
+        commands.issue_site_read_key(request).await.with_context(|| format!("IssueSiteReadKey {site}"))?.into_inner();
+    Ok((r.token, r.result.map_or(0, |r| r.global_position)))
 }
 
 /// RegisterSite; returns the site's id and the position of its event.
@@ -164,8 +190,9 @@ pub async fn count_visible(
     limit: Duration,
 ) -> anyhow::Result<Visible> {
     let mut events = 0;
-    for id in &sites.ids {
-        let metrics = probe::aggregate(&mut stack.queries, id, position, limit).await.map_err(anyhow::Error::msg)?;
+    for (id, key) in sites.ids.iter().zip(&sites.keys) {
+        let metrics =
+            probe::aggregate(&mut stack.queries, id, key, position, limit).await.map_err(anyhow::Error::msg)?;
         events += metrics.events;
     }
     Ok(Visible { events })
@@ -173,6 +200,8 @@ pub async fn count_visible(
 
 /// The probe site's events (every probe waited for its own visibility before this).
 pub async fn probe_count(stack: &mut Stack, sites: &Sites, limit: Duration) -> anyhow::Result<u64> {
-    let metrics = probe::aggregate(&mut stack.queries, &sites.probe, 0, limit).await.map_err(anyhow::Error::msg)?;
+    let metrics = probe::aggregate(&mut stack.queries, &sites.probe, &sites.probe_key, 0, limit)
+        .await
+        .map_err(anyhow::Error::msg)?;
     Ok(metrics.events)
 }

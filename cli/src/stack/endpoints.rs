@@ -26,23 +26,38 @@ pub struct Endpoints {
     pub ingest_admin_token: String,
 }
 
+/// The demo site of the printed examples, with the read key its statistics need.
+#[derive(Debug, Clone)]
+pub struct DemoSite {
+    pub domain: String,
+    pub id: String,
+    /// `<key_id>.<secret>`, when one could be issued.
+    pub read_key: Option<String>,
+}
+
 impl Endpoints {
-    /// The summary printed by `tally up`; every example goes through nginx. `site` is a demo
-    /// site's `(domain, id)`, when seeded, for the analytics examples.
-    pub fn describe(&self, tally: &str, new_handle: &str, site: Option<&(String, String)>) -> String {
+    /// The summary printed by `tally up`; every example goes through nginx. `site` is the
+    /// demo site, when seeded, for the analytics examples.
+    pub fn describe(&self, tally: &str, new_handle: &str, site: Option<&DemoSite>) -> String {
         let http = &self.http;
         let grpc = self.grpc.trim_start_matches("http://");
         let analytics = match site {
-            Some((domain, id)) => format!(
-                "\nAnalytics of the demo site {domain} (statistics are eventually consistent; a few ms):\n\
-                 \x20 curl -sS '{http}/v1/sites/{id}/aggregate?period=7d'\n\
-                 \x20 curl -sS '{http}/v1/sites/{id}/timeseries?period=7d&interval=day'\n\
-                 \x20 curl -sS '{http}/v1/sites/{id}/breakdown?period=7d&dimension=page&limit=5'\n\
-                 \x20 curl -sS -X POST {http}/api/event -H 'content-type: application/json' \\\n\
-                 \x20   -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' \\\n\
-                 \x20   -d '{{\"name\":\"pageview\",\"url\":\"https://{domain}/hello\",\"domain\":\"{domain}\"}}'\n\
-                 \x20 curl -sS '{http}/v1/sites/{id}/realtime'\n"
-            ),
+            Some(DemoSite { domain, id, read_key }) => {
+                let key = read_key.as_deref().unwrap_or("<key_id>.<secret>");
+                format!(
+                    "\nAnalytics of the demo site {domain} (statistics are eventually consistent; a few ms).\n\
+                     The statistics API takes a read key of the site, this one issued for this run\n\
+                     (`POST /v1/sites/{id}/read-keys` with the command-service's admin token issues more):\n\
+                     \x20 KEY='{key}'\n\
+                     \x20 curl -sS '{http}/v1/sites/{id}/aggregate?period=7d' -H \"authorization: Bearer $KEY\"\n\
+                     \x20 curl -sS '{http}/v1/sites/{id}/timeseries?period=7d&interval=day' -H \"authorization: Bearer $KEY\"\n\
+                     \x20 curl -sS '{http}/v1/sites/{id}/breakdown?period=7d&dimension=page&limit=5' -H \"authorization: Bearer $KEY\"\n\
+                     \x20 curl -sS -X POST {http}/api/event -H 'content-type: application/json' \\\n\
+                     \x20   -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' \\\n\
+                     \x20   -d '{{\"name\":\"pageview\",\"url\":\"https://{domain}/hello\",\"domain\":\"{domain}\"}}'\n\
+                     \x20 curl -sS '{http}/v1/sites/{id}/realtime' -H \"authorization: Bearer $KEY\"\n"
+                )
+            }
             None => String::new(),
         };
         let profiles = format!(

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use tally_devstack::ProcessStamp;
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::endpoints::DemoSite;
 use super::launch::{Stack, StackConfig, StackPorts};
 use super::seed;
 use super::state::StateDir;
@@ -101,7 +102,26 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
         .await
         {
             Ok(seeded) => {
-                demo_site = seeded.sites.first().cloned();
+                let mut position = seeded.position;
+                if let Some((domain, id)) = seeded.sites.first().cloned() {
+                    let key = step(
+                        "demo read key",
+                        seed::read_key(&endpoints.http, &endpoints.ingest_admin_token, &id),
+                        seed::DemoKey::summary,
+                    )
+                    .await;
+                    let key = match key {
+                        Ok(key) => {
+                            position = position.max(key.position);
+                            Some(key.token)
+                        }
+                        Err(e) => {
+                            note(format!("no read key for the demo site: {e:#}"));
+                            None
+                        }
+                    };
+                    demo_site = Some(DemoSite { domain, id, read_key: key });
+                }
                 match step(
                     "demo traffic",
                     seed::traffic(&endpoints.http, &endpoints.ingest_admin_token, &seeded.sites),
@@ -114,7 +134,7 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
                 }
                 if let Err(e) = step(
                     "demo data readable through the gateway",
-                    seed::await_readable(&endpoints.http, seeded.position),
+                    seed::await_readable(&endpoints.http, position),
                     Clone::clone,
                 )
                 .await

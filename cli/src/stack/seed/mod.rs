@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::state::StateDir;
 
+mod read_key;
 mod traffic;
+pub use read_key::{DemoKey, read_key};
 pub use traffic::{Traffic, traffic};
 
 /// What [`profiles_and_sites`] did.
