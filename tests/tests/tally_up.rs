@@ -134,6 +134,32 @@ async fn write_and_read(gateway: &str, handle: &str) {
     assert_eq!(resp.status(), StatusCode::OK, "read-your-writes of {handle} through the gateway");
 }
 
+/// The printed `aggregate` example works as printed: with the printed read key it counts the
+/// demo traffic (once projected), without it the answer is 401.
+async fn printed_statistics_example_answers(output: &str) {
+    let key = output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("KEY='")?.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no read key printed:\n{output}"));
+    let url = output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("curl -sS '")?.split_once('\'').map(|(url, _)| url.to_owned()))
+        .find(|url| url.contains("/aggregate?"))
+        .unwrap_or_else(|| panic!("no aggregate example printed:\n{output}"));
+    assert_eq!(http().get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{url} without the key");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let resp = http().get(&url).bearer_auth(key).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{url} with the printed key");
+        let body: Value = resp.json().await.unwrap();
+        if body["metrics"]["pageviews"].as_u64().unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the demo traffic never showed in {url}: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn tally_up_stops_cleanly_and_reuses_its_state() {
     let dir = tempfile::Builder::new().prefix("tally-up-").tempdir().unwrap();
@@ -144,6 +170,7 @@ async fn tally_up_stops_cleanly_and_reuses_its_state() {
     let mut first = tally_up(&state, 1).await;
     let gateway = endpoints(&state)["http"].as_str().unwrap().to_owned();
     write_and_read(&gateway, "before_restart").await;
+    printed_statistics_example_answers(&first.output()).await;
     let processes = stack_processes(&state);
     assert_eq!(processes.len(), 9, "6 processes and 3 clusters expected: {processes:?}");
     let nginx = processes.iter().find(|(n, _)| n == "nginx").expect("nginx is recorded").1;
