@@ -116,6 +116,19 @@ async fn check_breakdowns(api: &Api) {
     let fast = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=page")).await;
     let exact = api.get("breakdown", &format!("{BOTH_DAYS}&dimension=page&filter=country:is_not:XX")).await;
     assert_eq!(fast["rows"], exact["rows"], "rollups and the exact path agree");
+    // Compared with the previous period (D1 is in the one before D2..D3): the rollups look the
+    // previous figures up for the shown values only; the exact path reads that period whole.
+    let compared = format!("period=custom&start_date={D2}&end_date=2026-01-12&dimension=page&compare_previous=true");
+    let fast_compared = api.get("breakdown", &compared).await;
+    let exact_compared = api.get("breakdown", &format!("{compared}&filter=country:is_not:XX")).await;
+    assert_eq!(fast_compared["rows"], exact_compared["rows"], "previous figures of both paths agree");
+    let previous: u64 = fast_compared["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["previous"]["visitors"].as_u64().expect("a previous period per row"))
+        .sum();
+    assert!(previous > 0, "D1 counts in the previous period: {fast_compared}");
     let durations: Vec<f64> =
         fast["rows"].as_array().unwrap().iter().map(|r| r["metrics"]["visit_duration"].as_f64().unwrap()).collect();
     assert_eq!(durations, [1000.0, 1000.0, 750.0, 1500.0]);

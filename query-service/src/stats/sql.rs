@@ -201,9 +201,8 @@ pub fn rollup_breakdown(pick: Pick) -> String {
                         AND r.hour = t.hour";
     let sum = |c: &str| format!("sum(r.{c} * t.w)");
     let rank = |c: &str| format!("sum((r.{c} * t.w)::float8)");
-    let nonzero = |s: &dyn Fn(&str) -> String| {
-        format!("{} <> 0 OR {} <> 0 OR {} <> 0", s("visitors"), s("visits"), s("events"))
-    };
+    let nonzero =
+        |s: &dyn Fn(&str) -> String| format!("{} <> 0 OR {} <> 0 OR {} <> 0", s("visitors"), s("visits"), s("events"));
     let columns = format!(
         "r.value, {visitors}::int8, {visits}::int8, {pageviews}::int8, {events}::int8, \
          (CASE WHEN $5 = 'page' THEN {entries} ELSE {visits} END)::int8, {bounces}::int8, {duration}::int8, 0::int8",
