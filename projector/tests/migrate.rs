@@ -50,7 +50,10 @@ fn released_migrations_keep_their_text() {
     let mut released: Vec<(u32, u64)> =
         tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 5).map(|(v, _, sum)| (v, sum)).collect();
     released.sort_unstable();
-    assert_eq!(released, vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM), (3, V3_CHECKSUM), (4, V4_CHECKSUM), (5, V5_CHECKSUM)]);
+    assert_eq!(
+        released,
+        vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM), (3, V3_CHECKSUM), (4, V4_CHECKSUM), (5, V5_CHECKSUM)]
+    );
 }
 
 const V1_CHECKSUM: u64 = 7_093_306_384_948_246_805;
