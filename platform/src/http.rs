@@ -204,9 +204,26 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are valid header bytes")
 }
 
+/// The token of an `Authorization: Bearer <token>` value (REST header or gRPC metadata);
+/// `None` for another scheme or no token. The scheme is case-insensitive (RFC 9110, 11.1).
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_takes_the_token_of_the_bearer_scheme_only() {
+        assert_eq!(bearer("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        for other in ["", "Bearer", "Bearer ", "Basic abc", "abc"] {
+            assert_eq!(bearer(other), None, "{other:?}");
+        }
+    }
 
     #[tokio::test]
     async fn accepted_connections_have_nagle_off() {

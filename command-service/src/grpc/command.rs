@@ -25,10 +25,8 @@ impl CommandGrpc {
 
     /// Refuses a request without the admin token in `authorization` metadata.
     fn admin(&self, metadata: &tonic::metadata::MetadataMap, what: &str) -> Result<(), Status> {
-        let presented = metadata.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
-        });
+        let presented =
+            metadata.get("authorization").and_then(|v| v.to_str().ok()).and_then(tally_platform::http::bearer);
         self.ingest.check_admin(presented).map_err(|r| Status::from(r.into_api_error(what)))
     }
 }

@@ -217,9 +217,7 @@ async fn preflight() -> Response {
 }
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    tally_platform::http::bearer(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 /// Backfill: import raw log lines with their original timestamps.
