@@ -37,8 +37,8 @@ pub use profile::{
     ProfileData, ProfileDeleted, ProfileEvent, ProfileInput, ProfileUpdated, UpdateProfile,
 };
 pub use site::{
-    DOMAIN_CLAIM_SCOPE, DeleteSite, IssueReadKey, ReadKeyId, ReadKeyLabel, ReadKeys, RegisterSite, RevokeReadKey, Site,
-    SiteChanges, SiteCommand, SiteData, SiteDeleted, SiteEvent, SiteInput, SiteReadKeyIssued, SiteReadKeyRevoked,
-    SiteRegistered, SiteUpdated, UpdateSite,
+    DOMAIN_CLAIM_SCOPE, DeleteSite, IssueReadKey, READ_KEY_SECRET_CHARS, ReadKeyId, ReadKeyLabel, ReadKeyToken,
+    ReadKeys, RegisterSite, RevokeReadKey, Site, SiteChanges, SiteCommand, SiteData, SiteDeleted, SiteEvent, SiteInput,
+    SiteReadKeyIssued, SiteReadKeyRevoked, SiteRegistered, SiteUpdated, UpdateSite,
 };
 pub use values::{Attributes, Bio, DisplayName, Email, Handle, HttpUrl, SiteDomain, SiteName, TimeZone};

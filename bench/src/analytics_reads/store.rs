@@ -11,7 +11,6 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use prost::Message;
-use sha2::{Digest as _, Sha256};
 use tally_proto::convert::{SCHEMA_VERSION, event_types};
 use tally_proto::v1;
 use tokio_postgres::Client;
@@ -133,7 +132,7 @@ pub async fn write(
     let raw_sink = raw_db.copy_in(raw::COPY).await.context("COPY into the raw table")?;
     let mut raw_writer = pin!(BinaryCopyInWriter::new(raw_sink, &raw::COLUMNS));
 
-    let (key_id, secret) = draw_key();
+    let key = draw_key();
     let mut position = head;
     let mut streams: Vec<(String, &'static str, i64, i64)> = Vec::new();
     position += 1;
@@ -182,8 +181,8 @@ pub async fn write(
         position += 1;
         let issued = v1::SiteReadKeyIssued {
             site_id: site_id(n).to_string(),
-            key_id: key_id.clone(),
-            key_hash: Sha256::digest(secret.as_bytes()).to_vec(),
+            key_id: key.key_id().as_str().to_owned(),
+            key_hash: key.digest().to_vec(),
             label: "tally-bench".to_owned(),
         };
         let row = Row {
@@ -253,14 +252,10 @@ pub async fn write(
     let head = u64::try_from(position)?;
     let events = pageviews + u64::from(sites) + 2;
     let written = Written { pageviews, events, head, seconds: started.elapsed().as_secs_f64() };
-    Ok((written, format!("{key_id}.{secret}")))
+    Ok((written, key.to_string()))
 }
 
-/// A read key's id and secret, random per run, shaped as the command-service draws them.
-fn draw_key() -> (String, String) {
-    use rand::Rng as _;
-    let mut rng = rand::rng();
-    let id: String = (0..16).map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)])).collect();
-    let secret: String = (0..43).map(|_| char::from(rng.sample(rand::distr::Alphanumeric))).collect();
-    (id, secret)
+/// A read key drawn for this run, as the command-service draws one.
+fn draw_key() -> tally_domain::ReadKeyToken {
+    tally_domain::ReadKeyToken::from_random(rand::random(), rand::random())
 }

@@ -3,10 +3,8 @@
 //! The secret is drawn here, returned once and never stored: the event
 //! carries its SHA-256 only, which is all the query side needs to check it.
 
-use base64::Engine as _;
 use rand::RngCore as _;
-use sha2::{Digest as _, Sha256};
-use tally_domain::{IssueReadKey, ReadKeyId, RevokeReadKey, Site, SiteCommand, SiteEvent, SiteId, stream_id};
+use tally_domain::{IssueReadKey, ReadKeyToken, RevokeReadKey, Site, SiteCommand, SiteEvent, SiteId, stream_id};
 use tally_event_store::AppendResult;
 
 use super::{AppError, CommandContext, SiteCommands, fingerprint};
@@ -30,22 +28,14 @@ impl IssuedKey {
     }
 }
 
-/// A fresh key id (8 random bytes as hex) and secret (32 random bytes,
-/// base64url): 256 bits, so guessing is hopeless and no lockout is needed.
-/// `rand`'s thread generator is a CSPRNG seeded from the OS.
-fn draw() -> (ReadKeyId, String) {
+/// A fresh token from `rand`'s thread generator, a CSPRNG seeded from the OS.
+fn draw() -> ReadKeyToken {
     let mut rng = rand::rng();
     let mut id = [0u8; 8];
     let mut secret = [0u8; 32];
     rng.fill_bytes(&mut id);
     rng.fill_bytes(&mut secret);
-    let id = ReadKeyId::parse(&hex::encode(id)).expect("16 lowercase hex digits");
-    (id, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
-}
-
-/// SHA-256 of the secret's text, as the query side computes it.
-pub fn secret_hash(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
+    ReadKeyToken::from_random(id, secret)
 }
 
 impl SiteCommands {
@@ -54,13 +44,14 @@ impl SiteCommands {
         // The drawn id and secret differ on every attempt, so the
         // fingerprint covers only what the caller asked for.
         let print = fingerprint("IssueSiteReadKey", &id.to_string(), &label.trim());
-        let (key_id, secret) = draw();
-        let command = IssueReadKey::new(id, key_id.clone(), secret_hash(&secret), label)?;
+        let token = draw();
+        let command = IssueReadKey::new(id, token.key_id().clone(), token.digest(), label)?;
         let stream = stream_id::<Site>(id);
         let done =
             self.executor.execute::<Site>(stream.clone(), &SiteCommand::IssueReadKey(command), ctx, print).await?;
         if !done.result.replayed {
-            return Ok(IssuedKey { key_id: key_id.as_str().to_owned(), secret: Some(secret), result: done.result });
+            let (key_id, secret) = (token.key_id().as_str().to_owned(), token.secret().to_owned());
+            return Ok(IssuedKey { key_id, secret: Some(secret), result: done.result });
         }
         // A retry of an issued key answers with that key's id.
         match self.executor.event_at::<Site>(&stream, done.result.stream_version).await? {
@@ -98,16 +89,17 @@ mod tests {
 
     #[test]
     fn drawn_keys_are_well_formed_and_distinct() {
-        let (a, secret_a) = draw();
-        let (b, secret_b) = draw();
-        assert_ne!((a.as_str(), &secret_a), (b.as_str(), &secret_b));
+        let (a, b) = (draw(), draw());
+        let (secret_a, secret_b) = (a.secret(), b.secret());
+        assert_ne!((a.key_id(), secret_a), (b.key_id(), secret_b));
         assert_eq!(secret_a.len(), 43, "{secret_a}");
         assert!(secret_a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{secret_a}");
     }
 
     #[test]
     fn the_hash_is_sha256_of_the_secret_text() {
-        // sha256("abc"), FIPS 180-2 appendix B.1.
-        assert_eq!(hex::encode(secret_hash("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        use sha2::Digest as _;
+        let token = draw();
+        assert_eq!(token.digest(), <[u8; 32]>::from(sha2::Sha256::digest(token.secret().as_bytes())));
     }
 }

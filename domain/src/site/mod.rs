@@ -16,8 +16,8 @@ mod tests;
 pub use command::{DeleteSite, RegisterSite, SiteChanges, SiteCommand, SiteInput, UpdateSite};
 pub use event::{SiteDeleted, SiteEvent, SiteRegistered, SiteUpdated};
 pub use read_key::{
-    IssueReadKey, MAX_ACTIVE_READ_KEYS, MAX_LABEL_CHARS, ReadKeyId, ReadKeyLabel, ReadKeys, RevokeReadKey,
-    SiteReadKeyIssued, SiteReadKeyRevoked,
+    IssueReadKey, MAX_ACTIVE_READ_KEYS, MAX_LABEL_CHARS, ReadKeyId, ReadKeyLabel, ReadKeyToken, ReadKeys,
+    RevokeReadKey, SECRET_CHARS as READ_KEY_SECRET_CHARS, SiteReadKeyIssued, SiteReadKeyRevoked,
 };
 pub use state::{Site, SiteData};
 

@@ -40,6 +40,69 @@ impl ReadKeyId {
     }
 }
 
+/// The secret's length: 32 random bytes in base64url without padding.
+pub const SECRET_CHARS: usize = 43;
+
+/// A key's bearer credential, `<key_id>.<secret>`: the one definition of its shape, which
+/// the command-service draws, the query-service parses and only the digest of which is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReadKeyToken {
+    key_id: ReadKeyId,
+    secret: String,
+}
+
+impl ReadKeyToken {
+    /// A token from random bytes the caller drew (the domain has no random source): 64 bits
+    /// of id, 256 of secret, so guessing is hopeless and no lockout is needed.
+    pub fn from_random(id: [u8; 8], secret: [u8; 32]) -> Self {
+        use base64::Engine as _;
+        let key_id = ReadKeyId(hex::encode(id));
+        Self { key_id, secret: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret) }
+    }
+
+    /// Parses `<key_id>.<secret>`: 16 lowercase hex digits, a dot, 43 base64url characters.
+    pub fn parse(token: &str) -> Result<Self, String> {
+        let malformed = || "must be `<key_id>.<secret>`: 16 lowercase hex digits, a dot, 43 base64url characters";
+        let (id, secret) = token.split_once('.').ok_or_else(|| malformed().to_owned())?;
+        let key_id = ReadKeyId::parse(id).map_err(|_| malformed().to_owned())?;
+        let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if secret.len() != SECRET_CHARS || !secret.bytes().all(base64url) {
+            return Err(malformed().to_owned());
+        }
+        Ok(Self { key_id, secret: secret.to_owned() })
+    }
+
+    /// The key's id.
+    pub fn key_id(&self) -> &ReadKeyId {
+        &self.key_id
+    }
+
+    /// The secret, to show its owner once.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// SHA-256 of the secret's text: what events and the read model keep instead of it.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(self.secret.as_bytes()).into()
+    }
+}
+
+/// `<key_id>.<secret>`, the credential to send.
+impl std::fmt::Display for ReadKeyToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.key_id.0, self.secret)
+    }
+}
+
+/// Never the secret: a token may end up in a log line.
+impl std::fmt::Debug for ReadKeyToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadKeyToken").field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
 /// What a key is for, e.g. `grafana dashboard`; may be empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -8,18 +8,14 @@
 //! not exist) gets the same answer, so a refusal tells a caller nothing about
 //! which keys or sites exist.
 
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tally_domain::ReadKeyToken;
 use uuid::Uuid;
 
 use crate::read::{ReadError, Reads};
 
 /// The header (gRPC: metadata key) a read key travels in.
 pub const AUTHORIZATION: &str = "authorization";
-
-const KEY_ID_LEN: usize = 16;
-/// 32 random bytes in base64url without padding.
-const SECRET_LEN: usize = 43;
 
 /// A well-formed key as presented: its id and the SHA-256 of its secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,22 +57,13 @@ impl Presented {
     /// (RFC 9110); the token is not.
     pub fn parse(header: Option<&[u8]>) -> Presented {
         let Some(raw) = header else { return Presented::Missing };
-        let Ok(text) = std::str::from_utf8(raw) else { return Presented::Malformed };
-        let Some((scheme, token)) = text.trim().split_once(' ') else { return Presented::Malformed };
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Presented::Malformed;
+        let token = std::str::from_utf8(raw).ok().and_then(tally_platform::http::bearer);
+        match token.map(ReadKeyToken::parse) {
+            Some(Ok(token)) => {
+                Presented::Key(Credential { key_id: token.key_id().as_str().to_owned(), digest: token.digest() })
+            }
+            _ => Presented::Malformed,
         }
-        let Some((key_id, secret)) = token.trim_start().split_once('.') else { return Presented::Malformed };
-        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-        let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        if key_id.len() != KEY_ID_LEN
-            || !key_id.bytes().all(hex)
-            || secret.len() != SECRET_LEN
-            || !secret.bytes().all(base64url)
-        {
-            return Presented::Malformed;
-        }
-        Presented::Key(Credential { key_id: key_id.to_owned(), digest: Sha256::digest(secret.as_bytes()).into() })
     }
 }
 
@@ -133,6 +120,8 @@ fn reason_label(why: Refusal) -> &'static str {
 mod tests {
     use super::*;
 
+    use sha2::{Digest, Sha256};
+
     const SECRET: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
 
     fn parse(raw: &str) -> Presented {
@@ -141,7 +130,7 @@ mod tests {
 
     #[test]
     fn a_bearer_key_parses_into_its_id_and_the_digest_of_its_secret() {
-        assert_eq!(SECRET.len(), SECRET_LEN);
+        assert_eq!(SECRET.len(), tally_domain::READ_KEY_SECRET_CHARS);
         let Presented::Key(key) = parse(&format!("Bearer 0123456789abcdef.{SECRET}")) else { panic!("not a key") };
         assert_eq!(key.key_id, "0123456789abcdef");
         assert_eq!(key.digest, <[u8; 32]>::from(Sha256::digest(SECRET.as_bytes())));

@@ -103,3 +103,33 @@ fn key_events_store_no_secret_and_round_trip() {
     assert_eq!(serde_json::from_value::<SiteEvent>(json).unwrap(), issued(3));
     assert_eq!([issued(1), revoked(1)].map(|e| e.event_type()), ["SiteReadKeyIssued", "SiteReadKeyRevoked"]);
 }
+
+#[test]
+fn a_token_is_hex_id_dot_base64url_secret_and_only_its_digest_leaves() {
+    let token = ReadKeyToken::from_random([0xab; 8], [0; 32]);
+    assert_eq!(token.key_id().as_str(), "abababababababab");
+    assert_eq!(token.secret(), "A".repeat(READ_KEY_SECRET_CHARS));
+    assert_eq!(token.to_string(), format!("abababababababab.{}", "A".repeat(43)));
+    // SHA-256 of the secret's text, pinned: the query side computes the same from the header.
+    assert_eq!(hex::encode(token.digest()), "0f007385b6f9d4b7eeb2748605afe1a984a0a3bfa3f014d09e2a784ce9e5cd1a");
+    assert!(!format!("{token:?}").contains(token.secret()), "Debug never shows the secret");
+    assert_eq!(ReadKeyToken::parse(&token.to_string()), Ok(token));
+}
+
+#[test]
+fn only_well_formed_tokens_parse() {
+    let secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+    assert!(ReadKeyToken::parse(&format!("0123456789abcdef.{secret}")).is_ok());
+    for bad in [
+        String::new(),
+        format!("0123456789abcdef{secret}"),
+        format!("0123456789ABCDEF.{secret}"),
+        format!("0123456789abcde.{secret}"),
+        format!("0123456789abcdef.{secret}="),
+        format!("0123456789abcdef.{}", &secret[1..]),
+        format!("0123456789abcdef.{}+", &secret[1..]),
+        format!("0123456789abcdef.{secret} "),
+    ] {
+        assert!(ReadKeyToken::parse(&bad).is_err(), "{bad:?}");
+    }
+}
