@@ -253,7 +253,7 @@ impl From<ApiError> for tonic::Status {
 /// RFC 9457 problem details, with `errors` for field violations and the
 /// error's metadata flattened in as extension members.
 #[derive(Serialize)]
-struct Problem<'a> {
+pub struct Problem<'a> {
     #[serde(rename = "type")]
     type_: String,
     title: &'static str,
@@ -265,18 +265,24 @@ struct Problem<'a> {
     metadata: &'a BTreeMap<String, serde_json::Value>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.kind.http_status();
-        let body = Problem {
+impl ApiError {
+    /// The problem+json body of this error, also for errors sent inside a stream.
+    pub fn problem(&self) -> Problem<'_> {
+        Problem {
             type_: format!("{PROBLEM_BASE}{}", self.kind.slug()),
             title: self.kind.title(),
-            status: status.as_u16(),
+            status: self.kind.http_status().as_u16(),
             detail: &self.detail,
             errors: &self.violations,
             metadata: &self.metadata,
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.http_status();
+        let json = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = (status, json).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
