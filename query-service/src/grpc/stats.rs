@@ -134,7 +134,7 @@ pub async fn breakdown(
 pub async fn realtime(reads: &Reads, key: Presented, r: v1::RealtimeRequest) -> Result<v1::RealtimeResponse, Status> {
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
     reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
-    let (visitors, as_of) = reads.realtime(site, None).await.map_err(failed)?;
+    let (visitors, as_of) = reads.realtime(site).await.map_err(failed)?;
     Ok(v1::RealtimeResponse { visitors, as_of: Some(to_timestamp(as_of)) })
 }
 
@@ -145,7 +145,6 @@ pub async fn stream_realtime(reads: &Reads, key: Presented, r: v1::RealtimeReque
     // rather than the stream.
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
     reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
-    reads.realtime(site, None).await.map_err(failed)?;
     let updates = futures::StreamExt::map(realtime_updates(reads.clone(), site, key), |u| match u {
         Ok((n, at)) => Ok(v1::RealtimeResponse { visitors: n, as_of: Some(to_timestamp(at)) }),
         Err(e) => Err(failed(e)),

@@ -219,7 +219,7 @@ pub async fn realtime(
 ) -> Result<Json<RealtimeView>, ApiError> {
     let site = input::id(&id, "id")?;
     reads.authorize(site, min, &key).await.map_err(failed)?;
-    let (visitors, as_of) = reads.realtime(site, None).await.map_err(failed)?;
+    let (visitors, as_of) = reads.realtime(site).await.map_err(failed)?;
     Ok(Json(RealtimeView { visitors, as_of }))
 }
 
@@ -244,21 +244,13 @@ pub async fn realtime_stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let site = input::id(&id, "id")?;
     reads.authorize(site, None, &key).await.map_err(failed)?;
-    reads.realtime(site, None).await.map_err(failed)?;
     let events = realtime_updates(reads, site, key).filter_map(|u| async move {
         match u {
             Ok((visitors, as_of)) => {
                 Event::default().event("realtime").json_data(RealtimeView { visitors, as_of }).ok()
             }
             Err(e @ ReadError::Unauthenticated(_)) => {
-                let problem = ApiError::from(e);
-                let body = serde_json::json!({
-                    "type": format!("{}{}", tally_platform::error::PROBLEM_BASE, problem.kind.slug()),
-                    "title": problem.kind.title(),
-                    "status": problem.kind.http_status().as_u16(),
-                    "detail": problem.detail,
-                });
-                Event::default().event("error").json_data(body).ok()
+                Event::default().event("error").json_data(ApiError::from(e).problem()).ok()
             }
             Err(e) => {
                 e.log_if_internal();

@@ -15,9 +15,10 @@ use crate::{
 pub const REALTIME_POLL: Duration = Duration::from_secs(2);
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
-/// The realtime count now, then on every change (and every heartbeat). The read key is
-/// checked again before every count, so a stream outlives neither its key's revocation nor
-/// its site's deletion: it then yields the refusal and ends.
+/// The realtime count now, then on every change (and every heartbeat), for a site whose key
+/// the caller has just [authorized](Reads::authorize). The key is checked again before every
+/// later count, so a stream outlives neither its key's revocation nor its site's deletion: it
+/// then yields the refusal and ends.
 pub fn updates(
     reads: Reads,
     site: uuid::Uuid,
@@ -39,12 +40,15 @@ pub fn updates(
             return None;
         }
         loop {
-            if !s.first {
+            let authorized = if s.first {
+                Ok(())
+            } else {
                 tokio::time::sleep(REALTIME_POLL).await;
-            }
+                s.reads.authorize(s.site, None, &s.key).await
+            };
             s.first = false;
-            let counted = match s.reads.authorize(s.site, None, &s.key).await {
-                Ok(()) => s.reads.realtime(s.site, None).await,
+            let counted = match authorized {
+                Ok(()) => s.reads.realtime(s.site).await,
                 Err(e) => Err(e),
             };
             match counted {
