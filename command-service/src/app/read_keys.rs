@@ -14,17 +14,22 @@ use super::{AppError, CommandContext, SiteCommands, fingerprint};
 pub struct IssuedKey {
     /// The key's id, unique within its site.
     pub key_id: String,
-    /// The secret; `None` when the command was a replay (it was shown the
-    /// first time and is not kept anywhere).
-    pub secret: Option<String>,
+    /// The credential; `None` when the command was a replay (its secret was
+    /// shown the first time and is not kept anywhere).
+    pub token: Option<ReadKeyToken>,
     /// Where the event landed.
     pub result: AppendResult,
 }
 
 impl IssuedKey {
+    /// The secret alone, as the API shows it next to the token.
+    pub fn secret(&self) -> Option<String> {
+        self.token.as_ref().map(|t| t.secret().to_owned())
+    }
+
     /// The bearer credential the stats API takes: `<key_id>.<secret>`.
-    pub fn token(&self) -> Option<String> {
-        self.secret.as_ref().map(|s| format!("{}.{s}", self.key_id))
+    pub fn bearer(&self) -> Option<String> {
+        self.token.as_ref().map(ToString::to_string)
     }
 }
 
@@ -50,13 +55,13 @@ impl SiteCommands {
         let done =
             self.executor.execute::<Site>(stream.clone(), &SiteCommand::IssueReadKey(command), ctx, print).await?;
         if !done.result.replayed {
-            let (key_id, secret) = (token.key_id().as_str().to_owned(), token.secret().to_owned());
-            return Ok(IssuedKey { key_id, secret: Some(secret), result: done.result });
+            let key_id = token.key_id().as_str().to_owned();
+            return Ok(IssuedKey { key_id, token: Some(token), result: done.result });
         }
         // A retry of an issued key answers with that key's id.
         match self.executor.event_at::<Site>(&stream, done.result.stream_version).await? {
             SiteEvent::ReadKeyIssued(e) => {
-                Ok(IssuedKey { key_id: e.key_id.as_str().to_owned(), secret: None, result: done.result })
+                Ok(IssuedKey { key_id: e.key_id.as_str().to_owned(), token: None, result: done.result })
             }
             other => Err(AppError::Corrupt {
                 stream_id: stream,

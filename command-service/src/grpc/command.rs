@@ -154,9 +154,9 @@ impl CommandService for CommandGrpc {
         let id: SiteId = parse_id(&req.site_id, "site_id")?;
         let key = self.commands.sites.issue_read_key(id, &req.label, &ctx).await.map_err(failed)?;
         Ok(Response::new(v1::IssueSiteReadKeyResponse {
-            token: key.token().unwrap_or_default(),
+            token: key.bearer().unwrap_or_default(),
+            secret: key.secret().unwrap_or_default(),
             key_id: key.key_id,
-            secret: key.secret.unwrap_or_default(),
             result: Some(result(&key.result)),
         }))
     }

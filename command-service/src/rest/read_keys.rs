@@ -94,9 +94,9 @@ async fn issue(
     let version = key.result.stream_version;
     let location = Some(format!("/v1/sites/{id}/read-keys/{}", key.key_id));
     let body = IssuedKeyView {
-        token: key.token(),
+        token: key.bearer(),
+        secret: key.secret(),
         key_id: key.key_id,
-        secret: key.secret,
         result: CommandResultView::from(&key.result),
     };
     Ok(command_response(StatusCode::CREATED, body, version, location))
