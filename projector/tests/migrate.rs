@@ -10,8 +10,9 @@ async fn migrations_apply_once_and_create_the_read_model() {
     let config = tokio_postgres::Config::from_str(&url).unwrap();
     assert_eq!(
         tally_projector::migrate::run(&config).await.unwrap(),
-        6,
-        "V1 read model, V2 analytics, V3 entries, V4 spans, V5 packed visitor-days, V6 read keys"
+        7,
+        "V1 read model, V2 analytics, V3 entries, V4 spans, V5 packed visitor-days, V6 read keys, \
+         V7 hours into days"
     );
     assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "a second run applies nothing");
 
@@ -42,17 +43,25 @@ async fn migrations_apply_once_and_create_the_read_model() {
 }
 
 /// A database migrated by an older release refuses a binary whose copy of an applied migration
-/// differs (refinery compares checksums), so V1 to V4 — built from the version templates that
-/// every rebuild also uses — must keep their exact text. Changing a template means a new
-/// migration, as V3 did for `entries` and V4 for the spans.
+/// differs (refinery compares checksums), so every released migration must keep its exact
+/// text, V1 to V6 included, though they are built from the templates every rebuild also uses.
+/// Changing a template means a new migration, as V3 did for `entries` and V4 for the spans.
 #[test]
 fn released_migrations_keep_their_text() {
     let mut released: Vec<(u32, u64)> =
-        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 5).map(|(v, _, sum)| (v, sum)).collect();
+        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 7).map(|(v, _, sum)| (v, sum)).collect();
     released.sort_unstable();
     assert_eq!(
         released,
-        vec![(1, V1_CHECKSUM), (2, V2_CHECKSUM), (3, V3_CHECKSUM), (4, V4_CHECKSUM), (5, V5_CHECKSUM)]
+        vec![
+            (1, V1_CHECKSUM),
+            (2, V2_CHECKSUM),
+            (3, V3_CHECKSUM),
+            (4, V4_CHECKSUM),
+            (5, V5_CHECKSUM),
+            (6, V6_CHECKSUM),
+            (7, V7_CHECKSUM)
+        ]
     );
 }
 
@@ -61,6 +70,8 @@ const V2_CHECKSUM: u64 = 2_308_099_346_536_276_801;
 const V3_CHECKSUM: u64 = 8_338_590_236_501_510_304;
 const V4_CHECKSUM: u64 = 5_046_210_906_813_880_884;
 const V5_CHECKSUM: u64 = 6_978_609_763_217_641_256;
+const V6_CHECKSUM: u64 = 6_187_065_899_375_128_670;
+const V7_CHECKSUM: u64 = 15_273_458_396_708_766_507;
 
 /// A fresh database migrated up to `version` only, as an older release left it, and a
 /// connection to it.
@@ -240,7 +251,7 @@ async fn v6_adds_the_read_keys_table_to_every_version_and_the_view_to_the_active
             .is_none()
     );
 
-    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 1, "V6");
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(6)).await.unwrap(), 1, "V6");
     for version in [1, 2] {
         client
             .execute(
@@ -262,4 +273,77 @@ async fn v6_adds_the_read_keys_table_to_every_version_and_the_view_to_the_active
         .collect();
     assert_eq!(seen, vec![("k2".to_owned(), false)], "the view shows the active version; a new key is not revoked");
     assert_eq!(client.query_one("SELECT count(*) FROM tombstones_v2", &[]).await.unwrap().get::<_, i64>(0), 1);
+}
+
+/// A read model projected before dimension rows became daily holds them per hour, which
+/// breakdowns and goal conversions (day, week and month rows only) no longer read. V7 folds
+/// each day's hours into its day row (adding to one a newer projector already wrote), leaves
+/// the total's hourly rows alone, and recomputes the week and month rows; in every version.
+#[tokio::test]
+async fn v7_folds_hourly_dimension_rows_into_day_rows_and_respreads_the_weeks_and_months() {
+    use tally_projector::analytics::schema::AnalyticsTables;
+
+    let (_cluster, config, client) = migrated_to(6).await;
+    let v2_ddl = AnalyticsTables::new(2).create_ddl();
+    client.batch_execute(&v2_ddl).await.unwrap();
+    let site = "00000000-0000-0000-0000-000000000001";
+    for version in [1, 2] {
+        // 2026-11-19 and -20 are a Thursday and a Friday (week of Nov 16). Columns:
+        // visitors, visits, pageviews, entries.
+        client
+            .batch_execute(&format!(
+                "INSERT INTO analytics_rollup_v{version} (site_id, dim, local_date, hour, value, visitors, visits, pageviews, entries) VALUES
+                   ('{site}', 'page', '2026-11-19', 8, '/a', 2, 2, 3, 1),
+                   ('{site}', 'page', '2026-11-19', 15, '/a', 1, 1, 4, 1),
+                   ('{site}', 'page', '2026-11-19', 15, '/b', 1, 1, 1, 0),
+                   ('{site}', 'source', '2026-11-19', 8, 'Google', 3, 3, 7, 0),
+                   ('{site}', 'page', '2026-11-20', 9, '/a', 1, 1, 1, 0),
+                   ('{site}', 'page', '2026-11-20', -1, '/a', 5, 5, 6, 2),
+                   ('{site}', 'page', '2026-11-16', -2, '/a', 5, 5, 6, 2),
+                   ('{site}', 'page', '2026-11-01', -3, '/a', 5, 5, 6, 2),
+                   ('{site}', '', '2026-11-19', 8, '', 4, 4, 10, 0);"
+            ))
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(7)).await.unwrap(), 1, "V7");
+    for version in [1, 2] {
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT dim, local_date::text, hour, value, visitors, visits, pageviews, entries \
+                     FROM analytics_rollup_v{version} ORDER BY 1, 3 DESC, 2, 4"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let (dim, date, hour, value): (String, String, i16, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+                let c: [i64; 4] = [r.get(4), r.get(5), r.get(6), r.get(7)];
+                format!("{dim}|{date}|{hour}|{value}|{c:?}")
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "|2026-11-19|8||[4, 4, 10, 0]",
+                "page|2026-11-19|-1|/a|[3, 3, 7, 2]",
+                "page|2026-11-19|-1|/b|[1, 1, 1, 0]",
+                "page|2026-11-20|-1|/a|[6, 6, 7, 2]",
+                "page|2026-11-16|-2|/a|[9, 9, 14, 4]",
+                "page|2026-11-16|-2|/b|[1, 1, 1, 0]",
+                "page|2026-11-01|-3|/a|[9, 9, 14, 4]",
+                "page|2026-11-01|-3|/b|[1, 1, 1, 0]",
+                "source|2026-11-19|-1|Google|[3, 3, 7, 0]",
+                "source|2026-11-16|-2|Google|[3, 3, 7, 0]",
+                "source|2026-11-01|-3|Google|[3, 3, 7, 0]",
+            ],
+            "version {version}"
+        );
+    }
+    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "V7 is the last; nothing left");
 }
