@@ -53,6 +53,11 @@ async fn serve_reads_from_the_configured_database_and_stops_on_sigterm() {
     // ...and the configured bound applies to a position it has not reached.
     let resp = http.get(&url).header("X-Min-Position", "4").send().await.unwrap();
     assert_eq!(resp.status(), 503);
+    // The same as a query parameter, for clients that cannot set a header.
+    let resp = http.get(format!("{url}?min_position=3")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = http.get(format!("{url}?min_position=4")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
 
     let status = service.terminate().await.unwrap();
     assert!(status.success(), "graceful exit, got {status}: {}", service.log_tail(20));

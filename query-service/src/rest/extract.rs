@@ -1,5 +1,5 @@
 //! Request extraction with errors that name the field: the `X-Min-Position`
-//! header and the list query (`limit`, `after`); and the read key.
+//! header (or `min_position` parameter) and the list query (`limit`, `after`); and the read key.
 
 use std::convert::Infallible;
 
@@ -10,16 +10,38 @@ use crate::{input, read::PageRequest, stats::access::Presented};
 
 pub const MIN_POSITION_HEADER: &str = "X-Min-Position";
 
-/// `X-Min-Position: <global position>`: answer no older than it.
+/// `X-Min-Position: <global position>`, or `?min_position=` (as gRPC names it, and for
+/// clients that cannot set headers, such as a link or a browser's `EventSource`): answer no
+/// older than it.
 pub struct MinPosition(pub Option<u64>);
+
+/// The query parameter [`MinPosition`] also reads; the lists' and the statistics' own query
+/// parsers let it through.
+pub const MIN_POSITION_PARAM: &str = "min_position";
 
 impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(MIN_POSITION_HEADER) else { return Ok(MinPosition(None)) };
-        let raw = value.to_str().map_err(|_| ApiError::field(MIN_POSITION_HEADER, "must be visible ASCII"))?;
-        input::min_position(raw, MIN_POSITION_HEADER).map(|p| MinPosition(Some(p)))
+        let mut params = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .filter(|(k, _)| k == MIN_POSITION_PARAM)
+            .map(|(_, v)| v);
+        let param = params.next();
+        if params.next().is_some() {
+            return Err(ApiError::field(MIN_POSITION_PARAM, "must be given at most once"));
+        }
+        match (parts.headers.get(MIN_POSITION_HEADER), param) {
+            (None, None) => Ok(MinPosition(None)),
+            (Some(_), Some(_)) => Err(ApiError::field(
+                MIN_POSITION_PARAM,
+                "give the position once: as the X-Min-Position header or as this parameter",
+            )),
+            (Some(value), None) => {
+                let raw = value.to_str().map_err(|_| ApiError::field(MIN_POSITION_HEADER, "must be visible ASCII"))?;
+                input::min_position(raw, MIN_POSITION_HEADER).map(|p| MinPosition(Some(p)))
+            }
+            (None, Some(raw)) => input::min_position(&raw, MIN_POSITION_PARAM).map(|p| MinPosition(Some(p))),
+        }
     }
 }
 
@@ -55,8 +77,12 @@ fn parse_list_query(query: &str) -> Result<PageRequest, ApiError> {
         let slot = match key.as_ref() {
             "limit" => &mut limit,
             "after" => &mut after,
+            MIN_POSITION_PARAM => continue,
             other => {
-                return Err(ApiError::field(other, "is not a parameter of this list; expected limit or after"));
+                return Err(ApiError::field(
+                    other,
+                    "is not a parameter of this list; expected limit, after or min_position",
+                ));
             }
         };
         if slot.replace(value.into_owned()).is_some() {
@@ -83,6 +109,7 @@ mod tests {
         let page = parse_list_query(&format!("limit=5&after={}", c.encode())).unwrap();
         assert_eq!((page.size(), page.after), (5, Some(c)));
         assert_eq!(parse_list_query("").unwrap().size(), crate::read::DEFAULT_PAGE_SIZE);
+        assert_eq!(parse_list_query("min_position=7&limit=3").unwrap().size(), 3, "read by MinPosition");
         assert_eq!(field("limt=5"), "limt");
         assert_eq!(field("limit=1&limit=2"), "limit");
         assert_eq!(field("limit=0"), "limit");

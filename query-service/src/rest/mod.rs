@@ -8,6 +8,7 @@ mod profiles;
 mod sites;
 mod stats;
 mod stats_dto;
+mod stats_params;
 
 use axum::{Router, middleware::map_response, response::Response, routing::get};
 use http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE};

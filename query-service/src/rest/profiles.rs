@@ -28,6 +28,7 @@ fn respond(view: ProfileView) -> Response {
     params(
         ("id" = String, Path, description = "Profile id (UUID)"),
         ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
+        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
     ),
     responses(
         (status = 200, body = ProfileView, description = "The profile; `ETag` is its version"),
@@ -52,6 +53,7 @@ pub async fn get(
     params(
         ("handle" = String, Path, description = "The profile's handle"),
         ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
+        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
     ),
     responses(
         (status = 200, body = ProfileView, description = "The profile; `ETag` is its version"),
@@ -77,6 +79,7 @@ pub async fn by_handle(
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
         ("after" = Option<String>, Query, description = "`next_after` of the previous page"),
         ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
+        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
     ),
     responses(
         (status = 200, body = ListProfilesView),

@@ -17,6 +17,7 @@ use crate::{input, read::Reads};
     params(
         ("id" = String, Path, description = "Site id (UUID)"),
         ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
+        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
     ),
     responses(
         (status = 200, body = SiteView, description = "The site; `ETag` is its version"),

@@ -13,9 +13,10 @@ use futures::{Stream, StreamExt};
 use tally_platform::error::ApiError;
 
 use super::{
-    extract::{MinPosition, ReadKey},
+    extract::{MIN_POSITION_PARAM, MinPosition, ReadKey},
     failed,
     stats_dto::{AggregateView, BreakdownRowView, BreakdownView, PointView, RealtimeView, TimeseriesView},
+    stats_params::{BreakdownParams, IntervalParams, RangeParams},
 };
 use crate::{
     input,
@@ -33,7 +34,7 @@ pub struct StatsQuery {
     filters: Vec<String>,
 }
 
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 13] = [
     "period",
     "start_date",
     "end_date",
@@ -46,6 +47,7 @@ const KNOWN: [&str; 12] = [
     "after",
     "order",
     "filter",
+    MIN_POSITION_PARAM,
 ];
 
 impl<S: Send + Sync> FromRequestParts<S> for StatsQuery {
@@ -55,7 +57,13 @@ impl<S: Send + Sync> FromRequestParts<S> for StatsQuery {
         let mut q = StatsQuery { single: HashMap::new(), filters: Vec::new() };
         for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
             if !KNOWN.contains(&k.as_ref()) {
-                return Err(ApiError::field(k, "is not a parameter of the statistics API"));
+                return Err(ApiError::field(
+                    k,
+                    format!("is not a parameter of the statistics API; expected one of {}", KNOWN.join(", ")),
+                ));
+            }
+            if k == MIN_POSITION_PARAM {
+                continue; // read, and checked, by `MinPosition`
             }
             if k == "filter" {
                 q.filters.push(v.into_owned());
@@ -67,6 +75,12 @@ impl<S: Send + Sync> FromRequestParts<S> for StatsQuery {
     }
 }
 
+/// Parameters every endpoint with a period takes (and `filter`, and `min_position`, which
+/// [`MinPosition`] reads).
+const SHARED: [&str; 5] = ["period", "start_date", "end_date", "goal", "compare_previous"];
+const TIMESERIES: [&str; 1] = ["interval"];
+const BREAKDOWN: [&str; 5] = ["dimension", "prop_key", "limit", "after", "order"];
+
 impl StatsQuery {
     fn get(&self, k: &str) -> Option<&str> {
         self.single.get(k).map(String::as_str)
@@ -74,7 +88,6 @@ impl StatsQuery {
 
     /// Only the parameters `allowed` (besides the shared ones) may appear.
     fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        const SHARED: [&str; 5] = ["period", "start_date", "end_date", "goal", "compare_previous"];
         match self.single.keys().find(|k| !SHARED.contains(&k.as_str()) && !allowed.contains(&k.as_str())) {
             Some(k) => Err(ApiError::field(k.clone(), "is not a parameter of this endpoint")),
             None => Ok(()),
@@ -98,10 +111,6 @@ impl StatsQuery {
     }
 }
 
-const PARAMS: &str = "period: day|7d|30d|month|6mo|12mo|custom (default 30d); start_date/end_date (YYYY-MM-DD) \
-                      with custom; filter (repeatable): <dimension>:<is|is_not|contains>:<v1>|<v2>, dimension \
-                      prop.<key> for custom props; goal: page:<path> or event:<name>; compare_previous: true|false";
-
 const UNAUTHORIZED: &str = "No read key (`Authorization: Bearer <key_id>.<secret>`), a malformed one, or one that \
                             is not valid for this site (unknown, revoked, another site's, or the site does not exist: \
                             one answer for all); with `WWW-Authenticate: Bearer`";
@@ -109,8 +118,7 @@ const UNAUTHORIZED: &str = "No read key (`Authorization: Bearer <key_id>.<secret
 /// Metrics over the whole range.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/aggregate", tag = "stats",
-    description = PARAMS,
-    params(("id" = String, Path, description = "Site id (UUID)")),
+    params(("id" = String, Path, description = "Site id (UUID)"), RangeParams, ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)")),
     security(("read_key" = [])),
     responses(
         (status = 200, body = AggregateView),
@@ -140,8 +148,7 @@ pub async fn aggregate(
 /// Metrics per local time bucket (`interval`: hour|day|week|month).
 #[utoipa::path(
     get, path = "/v1/sites/{id}/timeseries", tag = "stats",
-    description = PARAMS,
-    params(("id" = String, Path, description = "Site id (UUID)")),
+    params(("id" = String, Path, description = "Site id (UUID)"), RangeParams, IntervalParams, ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)")),
     security(("read_key" = [])),
     responses((status = 200, body = TimeseriesView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
@@ -152,7 +159,7 @@ pub async fn timeseries(
     ReadKey(key): ReadKey,
     q: StatsQuery,
 ) -> Result<Json<TimeseriesView>, ApiError> {
-    q.only(&["interval"])?;
+    q.only(&TIMESERIES)?;
     let mut scope = q.scope(&id, min)?;
     let interval = si::interval(si::rest_interval(q.get("interval"))?, scope.period, "interval")?;
     reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
@@ -167,8 +174,7 @@ pub async fn timeseries(
 /// `order` (visitors|visits|pageviews|events|value), `limit` rows after `after`.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/breakdown", tag = "stats",
-    description = PARAMS,
-    params(("id" = String, Path, description = "Site id (UUID)")),
+    params(("id" = String, Path, description = "Site id (UUID)"), RangeParams, BreakdownParams, ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)")),
     security(("read_key" = [])),
     responses((status = 200, body = BreakdownView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
@@ -179,7 +185,7 @@ pub async fn breakdown(
     ReadKey(key): ReadKey,
     q: StatsQuery,
 ) -> Result<Json<BreakdownView>, ApiError> {
-    q.only(&["dimension", "prop_key", "limit", "after", "order"])?;
+    q.only(&BREAKDOWN)?;
     let dimension = match q.get("dimension") {
         None => return Err(ApiError::field("dimension", "is required")),
         Some(d) => si::rest_dimension(d, q.get("prop_key"), "dimension")?,
@@ -207,7 +213,11 @@ pub async fn breakdown(
 /// Visitors in the last 5 minutes.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/realtime", tag = "stats",
-    params(("id" = String, Path, description = "Site id (UUID)")),
+    params(
+        ("id" = String, Path, description = "Site id (UUID)"),
+        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position; give one of the two"),
+        ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
+    ),
     security(("read_key" = [])),
     responses((status = 200, body = RealtimeView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
@@ -260,4 +270,31 @@ pub async fn realtime_stream(
         .map(Ok)
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    /// A generated client only gets the parameters the document lists.
+    #[test]
+    fn the_openapi_document_lists_each_endpoints_query_parameters() {
+        let doc = serde_json::to_value(super::super::openapi::ApiDoc::openapi()).unwrap();
+        for (path, own) in [("aggregate", &[][..]), ("timeseries", &TIMESERIES[..]), ("breakdown", &BREAKDOWN[..])] {
+            let params = doc["paths"][format!("/v1/sites/{{id}}/{path}")]["get"]["parameters"].as_array().unwrap();
+            let mut listed: Vec<&str> =
+                params.iter().filter(|p| p["in"] == "query").map(|p| p["name"].as_str().unwrap()).collect();
+            listed.sort_unstable();
+            let mut taken: Vec<&str> =
+                SHARED.iter().chain(own).copied().chain(["filter", MIN_POSITION_PARAM]).collect();
+            taken.sort_unstable();
+            assert_eq!(listed, taken, "{path}");
+            assert!(KNOWN.iter().all(|k| SHARED.contains(k)
+                || TIMESERIES.contains(k)
+                || BREAKDOWN.contains(k)
+                || ["filter", MIN_POSITION_PARAM].contains(k)));
+        }
+    }
 }
