@@ -134,13 +134,18 @@ async fn write_and_read(gateway: &str, handle: &str) {
     assert_eq!(resp.status(), StatusCode::OK, "read-your-writes of {handle} through the gateway");
 }
 
+/// The read key `tally up` printed.
+fn printed_key(output: &str) -> &str {
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("KEY='")?.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no read key printed:\n{output}"))
+}
+
 /// The printed `aggregate` example works as printed: with the printed read key it counts the
 /// demo traffic (once projected), without it the answer is 401.
 async fn printed_statistics_example_answers(output: &str) {
-    let key = output
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("KEY='")?.strip_suffix('\''))
-        .unwrap_or_else(|| panic!("no read key printed:\n{output}"));
+    let key = printed_key(output);
     let url = output
         .lines()
         .filter_map(|l| l.trim().strip_prefix("curl -sS '")?.split_once('\'').map(|(url, _)| url.to_owned()))
@@ -191,6 +196,11 @@ async fn tally_up_stops_cleanly_and_reuses_its_state() {
         let line = output.lines().find(|l| l.contains(&format!("{cluster}:"))).unwrap_or("");
         assert!(line.contains("reused"), "{cluster} was not reused: {line}\n{output}");
     }
+    assert_eq!(printed_key(&output), printed_key(&first.output()), "the demo read key is kept, not issued again");
+    assert!(output.contains("reused (issued by an earlier run)"), "{output}");
+    let key_file = std::fs::metadata(state.join("demo-read-key.json")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key_file.permissions()) & 0o777, 0o600, "it holds a secret");
+    printed_statistics_example_answers(&output).await;
     let gateway = endpoints(&state)["http"].as_str().unwrap().to_owned();
     let old = http().get(format!("{gateway}/v1/profiles/by-handle/before_restart")).send().await.unwrap();
     assert_eq!(old.status(), StatusCode::OK, "data of the first run");

@@ -46,7 +46,7 @@ impl Endpoints {
                 let key = read_key.as_deref().unwrap_or("<key_id>.<secret>");
                 format!(
                     "\nAnalytics of the demo site {domain} (statistics are eventually consistent; a few ms).\n\
-                     The statistics API takes a read key of the site, this one issued for this run\n\
+                     The statistics API takes a read key of the site, this one kept in the state directory\n\
                      (`POST /v1/sites/{id}/read-keys` with the command-service's admin token issues more):\n\
                      \x20 KEY='{key}'\n\
                      \x20 curl -sS '{http}/v1/sites/{id}/aggregate?period=7d' -H \"authorization: Bearer $KEY\"\n\

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use tally_devstack::ProcessStamp;
 
 /// Names `tally up` creates in the state directory; `reset` deletes nothing else.
-const KNOWN_ENTRIES: &[&str] = &["pg", "pg-read", "pg-replica", "nginx", "logs", "up.pid", "stack.json", "seed.json"];
+const KNOWN_ENTRIES: &[&str] =
+    &["pg", "pg-read", "pg-replica", "nginx", "logs", "up.pid", "stack.json", "seed.json", READ_KEY_FILE];
+const READ_KEY_FILE: &str = "demo-read-key.json";
 
 /// Paths inside the state directory.
 #[derive(Debug, Clone)]
@@ -69,6 +71,10 @@ impl StateDir {
     }
     pub fn seed_file(&self) -> PathBuf {
         self.root.join("seed.json")
+    }
+    /// The demo site's read key (a secret: owner-only).
+    pub fn read_key_file(&self) -> PathBuf {
+        self.root.join(READ_KEY_FILE)
     }
 
     /// The running `tally up`, if any.

@@ -106,7 +106,7 @@ async fn bring_up(stack: &mut Stack, cfg: &StackConfig, seed_data: bool) -> Resu
                 if let Some((domain, id)) = seeded.sites.first().cloned() {
                     let key = step(
                         "demo read key",
-                        seed::read_key(&endpoints.http, &endpoints.ingest_admin_token, &id),
+                        seed::read_key(&endpoints.http, &endpoints.ingest_admin_token, &id, &cfg.state),
                         seed::DemoKey::summary,
                     )
                     .await;
