@@ -78,8 +78,8 @@ pub async fn aggregate(
 ) -> Result<v1::AggregateResponse, Status> {
     let mut scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
-    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
-    let (ranges, current, previous) = reads.aggregate(&scope).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let (ranges, current, previous) = reads.aggregate(&scope, &access).await.map_err(failed)?;
     Ok(v1::AggregateResponse {
         metrics: Some(metrics(current)),
         previous: previous.map(metrics),
@@ -96,8 +96,8 @@ pub async fn timeseries(
     let mut scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
     let interval = si::interval(si::grpc_interval(r.interval).map_err(bad)?, scope.period, "interval").map_err(bad)?;
-    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
-    let (_, series) = reads.timeseries(&scope, interval).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let (_, series) = reads.timeseries(&scope, &access, interval).await.map_err(failed)?;
     let points = |p: Vec<(String, Metrics)>| {
         p.into_iter().map(|(bucket, m)| v1::TimeseriesPoint { bucket, metrics: Some(metrics(m)) }).collect()
     };
@@ -115,8 +115,8 @@ pub async fn breakdown(
     let order = si::grpc_order(r.order).map_err(bad)?;
     let mut scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
-    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
-    let (_, page) = reads.breakdown(&scope, &dimension, order, offset, size).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let (_, page) = reads.breakdown(&scope, &access, &dimension, order, offset, size).await.map_err(failed)?;
     Ok(v1::BreakdownResponse {
         rows: page
             .rows
@@ -133,8 +133,8 @@ pub async fn breakdown(
 
 pub async fn realtime(reads: &Reads, key: Presented, r: v1::RealtimeRequest) -> Result<v1::RealtimeResponse, Status> {
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
-    reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
-    let (visitors, as_of) = reads.realtime(site).await.map_err(failed)?;
+    let access = reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
+    let (visitors, as_of) = reads.realtime(&access).await.map_err(failed)?;
     Ok(v1::RealtimeResponse { visitors, as_of: Some(to_timestamp(as_of)) })
 }
 
@@ -144,8 +144,8 @@ pub async fn stream_realtime(reads: &Reads, key: Presented, r: v1::RealtimeReque
     // Checked up front, so a bad site, key or a stale read model fails the call
     // rather than the stream.
     let site = input::id(&r.site_id, "site_id").map_err(bad)?;
-    reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
-    let updates = futures::StreamExt::map(realtime_updates(reads.clone(), site, key), |u| match u {
+    let access = reads.authorize(site, r.min_position, &key).await.map_err(failed)?;
+    let updates = futures::StreamExt::map(realtime_updates(reads.clone(), access, key), |u| match u {
         Ok((n, at)) => Ok(v1::RealtimeResponse { visitors: n, as_of: Some(to_timestamp(at)) }),
         Err(e) => Err(failed(e)),
     });

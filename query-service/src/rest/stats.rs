@@ -135,8 +135,8 @@ pub async fn aggregate(
 ) -> Result<Json<AggregateView>, ApiError> {
     q.only(&[])?;
     let mut scope = q.scope(&id, min)?;
-    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
-    let (ranges, current, previous) = reads.aggregate(&scope).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let (ranges, current, previous) = reads.aggregate(&scope, &access).await.map_err(failed)?;
     Ok(Json(AggregateView {
         metrics: current.into(),
         previous: previous.map(Into::into),
@@ -162,8 +162,8 @@ pub async fn timeseries(
     q.only(&TIMESERIES)?;
     let mut scope = q.scope(&id, min)?;
     let interval = si::interval(si::rest_interval(q.get("interval"))?, scope.period, "interval")?;
-    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
-    let (_, series) = reads.timeseries(&scope, interval).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let (_, series) = reads.timeseries(&scope, &access, interval).await.map_err(failed)?;
     let points = |p: Vec<(String, crate::stats::Metrics)>| {
         p.into_iter().map(|(bucket, m)| PointView { bucket, metrics: m.into() }).collect()
     };
@@ -194,8 +194,8 @@ pub async fn breakdown(
     let offset = si::decode_offset(q.get("after").unwrap_or(""), "after")?;
     let order = si::rest_order(q.get("order"))?;
     let mut scope = q.scope(&id, min)?;
-    reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
-    let (_, page) = reads.breakdown(&scope, &dimension, order, offset, size).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let (_, page) = reads.breakdown(&scope, &access, &dimension, order, offset, size).await.map_err(failed)?;
     Ok(Json(BreakdownView {
         rows: page
             .rows
@@ -228,8 +228,8 @@ pub async fn realtime(
     ReadKey(key): ReadKey,
 ) -> Result<Json<RealtimeView>, ApiError> {
     let site = input::id(&id, "id")?;
-    reads.authorize(site, min, &key).await.map_err(failed)?;
-    let (visitors, as_of) = reads.realtime(site).await.map_err(failed)?;
+    let access = reads.authorize(site, min, &key).await.map_err(failed)?;
+    let (visitors, as_of) = reads.realtime(&access).await.map_err(failed)?;
     Ok(Json(RealtimeView { visitors, as_of }))
 }
 
@@ -253,8 +253,8 @@ pub async fn realtime_stream(
     ReadKey(key): ReadKey,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let site = input::id(&id, "id")?;
-    reads.authorize(site, None, &key).await.map_err(failed)?;
-    let events = realtime_updates(reads, site, key).filter_map(|u| async move {
+    let access = reads.authorize(site, None, &key).await.map_err(failed)?;
+    let events = realtime_updates(reads, access, key).filter_map(|u| async move {
         match u {
             Ok((visitors, as_of)) => {
                 Event::default().event("realtime").json_data(RealtimeView { visitors, as_of }).ok()

@@ -9,7 +9,7 @@
 //! which keys or sites exist.
 
 use subtle::ConstantTimeEq;
-use tally_domain::ReadKeyToken;
+use tally_domain::{ReadKeyToken, TimeZone};
 use uuid::Uuid;
 
 use crate::read::{ReadError, Reads};
@@ -72,19 +72,43 @@ fn matches(stored: &[u8], presented: &[u8; 32]) -> bool {
     bool::from(stored.ct_eq(presented))
 }
 
-const KEY_HASH: &str = "SELECT key_hash FROM site_read_keys WHERE site_id = $1 AND key_id = $2 AND NOT revoked";
+/// A statistics read of a site that [`Reads::authorize`] let through, with the site's time
+/// zone (read in the same statement as the key, so a statistics read costs no extra round
+/// trip for it). Only `authorize` makes one, so a statistics read cannot skip the check.
+#[derive(Debug, Clone)]
+pub struct Access {
+    site: Uuid,
+    zone: TimeZone,
+}
+
+impl Access {
+    pub fn site(&self) -> Uuid {
+        self.site
+    }
+
+    /// The site's time zone: its buckets and "today".
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+}
+
+/// The key's stored hash and its site's time zone. A deleted site's keys go with it, and a key
+/// without its site's row (never expected) reads as no key.
+const KEY_HASH: &str = "SELECT k.key_hash, s.time_zone FROM site_read_keys k JOIN sites s ON s.id = k.site_id \
+                        WHERE k.site_id = $1 AND k.key_id = $2 AND NOT k.revoked";
 
 impl Reads {
     /// Lets a statistics read of `site` go ahead only with a valid key for that site. With a
     /// key, it first waits for `min_position`, so a key issued by the command at that position
-    /// is seen; a missing or malformed header is refused without waiting.
+    /// is seen (so the reads that follow need not wait again); a missing or malformed header is
+    /// refused without waiting.
     #[tracing::instrument(skip_all, fields(%site))]
     pub async fn authorize(
         &self,
         site: Uuid,
         min_position: Option<u64>,
         presented: &Presented,
-    ) -> Result<(), ReadError> {
+    ) -> Result<Access, ReadError> {
         let key = match presented {
             Presented::Missing => return Err(refused(site, None, Refusal::Missing)),
             Presented::Malformed => return Err(refused(site, None, Refusal::Malformed)),
@@ -94,11 +118,14 @@ impl Reads {
         let client = self.pool().get().await?;
         let stmt = client.prepare_cached(KEY_HASH).await?;
         let row = client.query_opt(&stmt, &[&site, &key.key_id]).await?;
-        let valid = match row {
-            Some(row) => matches(row.try_get::<_, &[u8]>(0)?, &key.digest),
-            None => false,
+        let Some(row) = row.filter(|row| row.try_get::<_, &[u8]>(0).is_ok_and(|hash| matches(hash, &key.digest)))
+        else {
+            return Err(refused(site, Some(&key.key_id), Refusal::Invalid));
         };
-        if valid { Ok(()) } else { Err(refused(site, Some(&key.key_id), Refusal::Invalid)) }
+        let name: &str = row.try_get(1)?;
+        let zone =
+            TimeZone::parse(name).map_err(|e| ReadError::Decode(format!("site {site} has time zone {name:?}: {e}")))?;
+        Ok(Access { site, zone })
     }
 }
 

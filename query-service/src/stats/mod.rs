@@ -23,12 +23,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use tally_domain::TimeZone;
 use tokio_postgres::types::ToSql;
-use uuid::Uuid;
 
 pub use model::*;
 pub use period::resolve;
 
 use crate::read::{ReadError, Reads};
+use access::Access;
 use sql::Grouping;
 
 /// Which groups [`Reads::grouped`] needs.
@@ -102,25 +102,11 @@ fn rollup_rows(d: &Dimension) -> Option<&'static str> {
 }
 
 impl Reads {
-    /// The site's time zone; `NotFound` for an unknown site.
-    async fn site_zone(&self, site: Uuid) -> Result<TimeZone, ReadError> {
-        let client = self.pool().get().await?;
-        let row = client
-            .query_opt(sql::SITE_TIME_ZONE, &[&site])
-            .await?
-            .ok_or_else(|| ReadError::NotFound { what: "site", key: site.to_string() })?;
-        let name: String = row.try_get(0)?;
-        TimeZone::parse(&name).map_err(|e| ReadError::Decode(format!("site {site} has time zone {name:?}: {e}")))
-    }
-
-    /// Resolves the scope's period in the site's time zone (404 for an
-    /// unknown site), after waiting for `min_position` if asked.
-    pub async fn ranges(&self, scope: &Scope) -> Result<Ranges, ReadError> {
-        self.wait_for(scope.min_position).await?;
-        let zone = self.site_zone(scope.site).await?;
-        let today = Utc::now().with_timezone(&zone.tz()).date_naive();
-        let current = resolve(scope.period, today);
-        Ok(Ranges { current, previous: scope.compare_previous.then(|| current.previous()) })
+    /// Resolves the scope's period in the site's time zone: today is the site's today.
+    fn ranges(scope: &Scope, access: &Access) -> Ranges {
+        debug_assert_eq!(scope.site, access.site(), "a scope is read with its own site's access");
+        let current = resolve(scope.period, today_in(access.zone()));
+        Ranges { current, previous: scope.compare_previous.then(|| current.previous()) }
     }
 
     /// Every statement here is prepared afresh rather than cached on the connection, so it is
@@ -213,8 +199,12 @@ impl Reads {
 
     /// Metrics over the whole range (and the previous one).
     #[tracing::instrument(skip_all, fields(site = %scope.site))]
-    pub async fn aggregate(&self, scope: &Scope) -> Result<(Ranges, Metrics, Option<Metrics>), ReadError> {
-        let ranges = self.ranges(scope).await?;
+    pub async fn aggregate(
+        &self,
+        scope: &Scope,
+        access: &Access,
+    ) -> Result<(Ranges, Metrics, Option<Metrics>), ReadError> {
+        let ranges = Self::ranges(scope, access);
         let total = |m: HashMap<String, Counts>| Metrics::from(m.get("").copied().unwrap_or_default());
         let current = total(self.grouped(scope, ranges.current, &Grouping::None, Wanted::All).await?);
         let previous = match ranges.previous {
@@ -226,8 +216,13 @@ impl Reads {
 
     /// Metrics per bucket, every bucket of the range present.
     #[tracing::instrument(skip_all, fields(site = %scope.site))]
-    pub async fn timeseries(&self, scope: &Scope, interval: Option<Interval>) -> Result<(Ranges, Series), ReadError> {
-        let ranges = self.ranges(scope).await?;
+    pub async fn timeseries(
+        &self,
+        scope: &Scope,
+        access: &Access,
+        interval: Option<Interval>,
+    ) -> Result<(Ranges, Series), ReadError> {
+        let ranges = Self::ranges(scope, access);
         let interval = interval.unwrap_or_else(|| period::default_interval(ranges.current));
         let series = |range: DateRange, m: HashMap<String, Counts>| -> Vec<(String, Metrics)> {
             period::buckets(range, interval)
@@ -252,12 +247,13 @@ impl Reads {
     pub async fn breakdown(
         &self,
         scope: &Scope,
+        access: &Access,
         dimension: &Dimension,
         order: Order,
         offset: usize,
         size: usize,
     ) -> Result<(Ranges, BreakdownPage), ReadError> {
-        let ranges = self.ranges(scope).await?;
+        let ranges = Self::ranges(scope, access);
         let grouping = Grouping::Value(dimension.clone());
         // One row past the page says whether there is a next one. The previous range is
         // looked up by the current rows' values.
@@ -292,13 +288,11 @@ impl Reads {
         Ok((ranges, BreakdownPage { rows, next }))
     }
 
-    /// Distinct visitors with an event in the 5 minutes before `as_of`. For a site the caller
-    /// has [authorized](Self::authorize): that waited for `min_position`, and a valid key
-    /// means the site exists (a deleted site's keys go with it).
-    pub async fn realtime(&self, site: Uuid) -> Result<(u64, DateTime<Utc>), ReadError> {
+    /// Distinct visitors with an event in the 5 minutes before `as_of`.
+    pub async fn realtime(&self, access: &Access) -> Result<(u64, DateTime<Utc>), ReadError> {
         let as_of = Utc::now();
         let client = self.pool().get().await?;
-        let n: i64 = client.query_one(sql::REALTIME, &[&site, &as_of]).await?.try_get(0)?;
+        let n: i64 = client.query_one(sql::REALTIME, &[&access.site(), &as_of]).await?.try_get(0)?;
         Ok((u64::try_from(n).unwrap_or(0), as_of))
     }
 }

@@ -261,9 +261,6 @@ pub const ROLLUP_CONVERTED: &str = "SELECT COALESCE(sum(visitors), 0)::int8 FROM
 pub const REALTIME: &str = "SELECT count(DISTINCT visitor_id)::int8 FROM analytics_events \
      WHERE site_id = $1 AND at > $2::timestamptz - interval '5 minutes' AND at <= $2::timestamptz";
 
-/// The site's time zone (and whether it exists).
-pub const SITE_TIME_ZONE: &str = "SELECT time_zone FROM sites WHERE id = $1";
-
 #[cfg(test)]
 mod tests {
     use tally_domain::sessions::Span;
