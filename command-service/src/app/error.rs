@@ -70,6 +70,10 @@ impl From<AppError> for ApiError {
                 ErrorKind::Conflict,
                 format!("{stream_id} changed repeatedly while this command ran; retry"),
             ),
+            AppError::Store(e) if e.is_unavailable() => {
+                ApiError::new(ErrorKind::Unavailable, "the event store is unavailable; retry with the same command id")
+                    .with_retry_after(std::time::Duration::from_secs(1))
+            }
             AppError::Store(_) | AppError::Corrupt { .. } => ApiError::internal(),
         }
     }
@@ -80,6 +84,7 @@ impl AppError {
     /// at the transport edge, once per request.
     pub fn log_if_internal(&self) {
         match self {
+            AppError::Store(e) if e.is_unavailable() => tracing::warn!(error = %e, "event store unavailable"),
             AppError::Store(e) => tracing::error!(error = %e, "event store failure"),
             AppError::Corrupt { stream_id, version, reason } => {
                 tracing::error!(stream_id, version, reason, "undecodable stored event")

@@ -82,10 +82,10 @@ impl EventReads {
     }
 }
 
-/// Reads fail only when the database does; the client can retry.
+/// An unreachable database is worth a retry; anything else is ours.
 pub(super) fn store_failed(e: StoreError) -> ApiError {
     match e {
-        StoreError::Database(_) | StoreError::Pool(_) => {
+        e if e.is_unavailable() => {
             tracing::warn!(error = %e, "event store read failed");
             ApiError::new(ErrorKind::Unavailable, "the event store is unavailable; retry shortly")
                 .with_retry_after(Duration::from_secs(1))
