@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tally_domain::TimeZone;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 pub use model::*;
 pub use period::resolve;
@@ -30,6 +30,16 @@ pub use period::resolve;
 use crate::read::{ReadError, Reads};
 use access::Access;
 use sql::Grouping;
+
+/// A statement parameter with its Postgres type, for `query_typed`.
+type Typed<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// `$1` the site, `$2`/`$3` the range's dates, then `extra`.
+fn ranged<'a>(site: &'a uuid::Uuid, range: &'a DateRange, extra: &'a [sql::Param]) -> Vec<Typed<'a>> {
+    let mut params: Vec<Typed<'a>> = vec![(site, Type::UUID), (&range.start, Type::DATE), (&range.end, Type::DATE)];
+    params.extend(extra.iter().map(|(v, t)| (v.as_ref() as &(dyn ToSql + Sync), t.clone())));
+    params
+}
 
 /// Which groups [`Reads::grouped`] needs.
 #[derive(Debug, Clone, Copy)]
@@ -109,13 +119,13 @@ impl Reads {
         Ranges { current, previous: scope.compare_previous.then(|| current.previous()) }
     }
 
-    /// Every statement here is prepared afresh rather than cached on the connection, so it is
-    /// planned for its actual site and dates. Postgres switches a cached statement to a
-    /// generic plan after five executions, and for a range of a site's rollup rows the
-    /// generic estimate is a single row: at 10 M pageviews it chose an index scan and an
-    /// on-disk sort for a page breakdown over 90,000 rows (`tally-bench analytics-reads`
-    /// prints the plan). Preparing costs one round trip and a fraction of a millisecond of
-    /// planning; these statements run for milliseconds.
+    /// Every statement here is sent with its parameters' types (`query_typed`): Postgres parses,
+    /// plans and runs it in one round trip, planned for its actual site and dates. A cached
+    /// prepared statement would switch to a generic plan after five executions, and for a
+    /// range of a site's rollup rows the generic estimate is a single row: at 10 M pageviews
+    /// it chose an index scan and an on-disk sort for a page breakdown over 90,000 rows
+    /// (`tally-bench analytics-reads` prints the plan). Planning costs a fraction of a
+    /// millisecond; these statements run for milliseconds.
     ///
     /// `wanted` lets a breakdown over the rollups return just the groups it shows; other
     /// paths return every group.
@@ -133,21 +143,27 @@ impl Reads {
             && scope.goal.is_none()
         {
             let (codes, starts, signs) = sql::spans(range.start, range.end);
+            let spans: [Typed<'_>; 5] = [
+                (&scope.site, Type::UUID),
+                (&codes, Type::INT2_ARRAY),
+                (&starts, Type::DATE_ARRAY),
+                (&signs, Type::INT8_ARRAY),
+                (&dim, Type::TEXT),
+            ];
             let rows = match wanted {
                 Wanted::Top(order, n) => {
                     let n = i64::try_from(n).unwrap_or(i64::MAX);
                     let sql = sql::rollup_breakdown(Pick::Top(order));
                     let label = d.empty_label();
-                    client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim, &label, &n]).await?
+                    let params = [&spans[..], &[(&label, Type::TEXT), (&n, Type::INT8)]].concat();
+                    client.query_typed(&sql, &params).await?
                 }
                 Wanted::Values(values) => {
                     let sql = sql::rollup_breakdown(Pick::Values);
-                    client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim, &values]).await?
+                    let params = [&spans[..], &[(&values, Type::TEXT_ARRAY)]].concat();
+                    client.query_typed(&sql, &params).await?
                 }
-                Wanted::All => {
-                    let sql = sql::rollup_breakdown(Pick::All);
-                    client.query(&sql, &[&scope.site, &codes, &starts, &signs, &dim]).await?
-                }
+                Wanted::All => client.query_typed(&sql::rollup_breakdown(Pick::All), &spans).await?,
             };
             let mut out = HashMap::new();
             for row in rows {
@@ -166,10 +182,9 @@ impl Reads {
         } else {
             sql::exact(&scope.filters, scope.goal.as_ref(), grouping)
         };
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.site, &range.start, &range.end];
-        params.extend(extra.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
+        let with_range = |extra| ranged(&scope.site, &range, extra);
         let mut out = HashMap::new();
-        for row in client.query(sql.as_str(), &params).await? {
+        for row in client.query_typed(&sql, &with_range(&extra)).await? {
             let (k, c) = counts(&row)?;
             out.insert(k, c);
         }
@@ -179,16 +194,13 @@ impl Reads {
                 Goal::Event(n) => ("event_name", n.as_str()),
             };
             if let Grouping::None = grouping {
-                let row = client
-                    .query_one(sql::ROLLUP_CONVERTED, &[&scope.site, &range.start, &range.end, &dim, &value])
-                    .await?;
+                let params = [&with_range(&[])[..], &[(&dim, Type::TEXT), (&value, Type::TEXT)]].concat();
+                let row = client.query_typed_one(sql::ROLLUP_CONVERTED, &params).await?;
                 out.entry(String::new()).or_default().converted = row.try_get(0)?;
             } else {
                 // Per-bucket conversions need the exact path.
                 let (sql, extra) = sql::exact(&[], Some(goal), grouping);
-                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.site, &range.start, &range.end];
-                params.extend(extra.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
-                for row in client.query(&sql, &params).await? {
+                for row in client.query_typed(&sql, &with_range(&extra)).await? {
                     let (k, c) = counts(&row)?;
                     out.entry(k).or_default().converted = c.converted;
                 }

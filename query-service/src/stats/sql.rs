@@ -11,12 +11,13 @@
 
 use chrono::NaiveDate;
 use tally_domain::sessions::cover;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::model::{Dimension, Filter, Goal, Interval, Operator, Order};
 
-/// A statement parameter.
-pub type Param = Box<dyn ToSql + Sync + Send>;
+/// A statement parameter and its Postgres type: statements are sent with their parameters'
+/// types (`query_typed`), so one round trip parses, plans and runs them.
+pub type Param = (Box<dyn ToSql + Sync + Send>, Type);
 
 /// How rows are grouped.
 #[derive(Debug, Clone)]
@@ -32,8 +33,8 @@ struct Builder {
 }
 
 impl Builder {
-    fn push(&mut self, p: Param) -> String {
-        self.params.push(p);
+    fn push(&mut self, value: impl ToSql + Sync + Send + 'static, ty: Type) -> String {
+        self.params.push((Box::new(value), ty));
         format!("${}", self.params.len() + 3)
     }
 
@@ -44,7 +45,7 @@ impl Builder {
             Dimension::Page => "(CASE WHEN e.name = 'pageview' THEN e.pathname END)".into(),
             Dimension::EventName => "e.name".into(),
             Dimension::Prop(key) => {
-                let p = self.push(Box::new(key.clone()));
+                let p = self.push(key.clone(), Type::TEXT);
                 format!("(e.props ->> {p}::text)")
             }
             other => format!("s.{}", other.session_column().expect("session dimensions have a column")),
@@ -59,7 +60,7 @@ impl Builder {
                 if v == f.dimension.empty_label() && f.dimension != Dimension::Page { String::new() } else { v.clone() }
             })
             .collect();
-        let p = self.push(Box::new(values));
+        let p = self.push(values, Type::TEXT_ARRAY);
         match f.operator {
             Operator::Is => format!("{value} = ANY({p}::text[])"),
             Operator::IsNot => format!("({value} IS NULL OR {value} <> ALL({p}::text[]))"),
@@ -110,8 +111,8 @@ pub fn exact(filters: &[Filter], goal: Option<&Goal>, grouping: &Grouping) -> (S
     };
     let goal_cond = match goal {
         None => "false".to_owned(),
-        Some(Goal::Page(p)) => format!("e.name = 'pageview' AND e.pathname = {}::text", b.push(Box::new(p.clone()))),
-        Some(Goal::Event(n)) => format!("e.name = {}::text", b.push(Box::new(n.clone()))),
+        Some(Goal::Page(p)) => format!("e.name = 'pageview' AND e.pathname = {}::text", b.push(p.clone(), Type::TEXT)),
+        Some(Goal::Event(n)) => format!("e.name = {}::text", b.push(n.clone(), Type::TEXT)),
     };
     let and = |v: &[String]| if v.is_empty() { "true".to_owned() } else { v.join(" AND ") };
     let join = "analytics_events e JOIN s ON s.site_id = e.site_id AND s.local_date = e.local_date \
