@@ -19,6 +19,11 @@ pub struct MinPosition(pub Option<u64>);
 /// parsers let it through.
 pub const MIN_POSITION_PARAM: &str = "min_position";
 
+/// The OpenAPI descriptions of the two.
+pub const MIN_POSITION_HEADER_DOC: &str = "Answer no older than this global position (read-your-writes)";
+pub const MIN_POSITION_PARAM_DOC: &str =
+    "The same as X-Min-Position, for clients that cannot set headers; give one of the two";
+
 impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
     type Rejection = ApiError;
 

@@ -10,7 +10,7 @@ use tally_platform::{error::ApiError, http::etag};
 
 use super::{
     dto::{ListProfilesView, ProfileView},
-    extract::{ListQuery, MinPosition},
+    extract::{ListQuery, MIN_POSITION_HEADER_DOC, MIN_POSITION_PARAM_DOC, MinPosition},
     failed,
 };
 use crate::{input, read::Reads};
@@ -27,8 +27,8 @@ fn respond(view: ProfileView) -> Response {
     get, path = "/v1/profiles/{id}", tag = "profiles",
     params(
         ("id" = String, Path, description = "Profile id (UUID)"),
-        ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
-        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+        ("min_position" = Option<u64>, Query, description = MIN_POSITION_PARAM_DOC),
     ),
     responses(
         (status = 200, body = ProfileView, description = "The profile; `ETag` is its version"),
@@ -52,8 +52,8 @@ pub async fn get(
     get, path = "/v1/profiles/by-handle/{handle}", tag = "profiles",
     params(
         ("handle" = String, Path, description = "The profile's handle"),
-        ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
-        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+        ("min_position" = Option<u64>, Query, description = MIN_POSITION_PARAM_DOC),
     ),
     responses(
         (status = 200, body = ProfileView, description = "The profile; `ETag` is its version"),
@@ -78,8 +78,8 @@ pub async fn by_handle(
     params(
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 500 (default 50)"),
         ("after" = Option<String>, Query, description = "`next_after` of the previous page"),
-        ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
-        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+        ("min_position" = Option<u64>, Query, description = MIN_POSITION_PARAM_DOC),
     ),
     responses(
         (status = 200, body = ListProfilesView),

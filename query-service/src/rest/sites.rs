@@ -8,7 +8,11 @@ use axum::{
 };
 use tally_platform::{error::ApiError, http::etag};
 
-use super::{dto::SiteView, extract::MinPosition, failed};
+use super::{
+    dto::SiteView,
+    extract::{MIN_POSITION_HEADER_DOC, MIN_POSITION_PARAM_DOC, MinPosition},
+    failed,
+};
 use crate::{input, read::Reads};
 
 /// Get a site by id.
@@ -16,8 +20,8 @@ use crate::{input, read::Reads};
     get, path = "/v1/sites/{id}", tag = "sites",
     params(
         ("id" = String, Path, description = "Site id (UUID)"),
-        ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
-        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position, for clients that cannot set headers; give one of the two"),
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+        ("min_position" = Option<u64>, Query, description = MIN_POSITION_PARAM_DOC),
     ),
     responses(
         (status = 200, body = SiteView, description = "The site; `ETag` is its version"),

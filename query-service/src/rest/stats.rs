@@ -13,7 +13,7 @@ use futures::{Stream, StreamExt};
 use tally_platform::error::ApiError;
 
 use super::{
-    extract::{MIN_POSITION_PARAM, MinPosition, ReadKey},
+    extract::{MIN_POSITION_HEADER_DOC, MIN_POSITION_PARAM, MIN_POSITION_PARAM_DOC, MinPosition, ReadKey},
     failed,
     stats_dto::{AggregateView, BreakdownRowView, BreakdownView, PointView, RealtimeView, TimeseriesView},
     stats_params::{BreakdownParams, IntervalParams, RangeParams},
@@ -118,7 +118,11 @@ const UNAUTHORIZED: &str = "No read key (`Authorization: Bearer <key_id>.<secret
 /// Metrics over the whole range.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/aggregate", tag = "stats",
-    params(("id" = String, Path, description = "Site id (UUID)"), RangeParams, ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)")),
+    params(
+        ("id" = String, Path, description = "Site id (UUID)"),
+        RangeParams,
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+    ),
     security(("read_key" = [])),
     responses(
         (status = 200, body = AggregateView),
@@ -148,7 +152,11 @@ pub async fn aggregate(
 /// Metrics per local time bucket (`interval`: hour|day|week|month).
 #[utoipa::path(
     get, path = "/v1/sites/{id}/timeseries", tag = "stats",
-    params(("id" = String, Path, description = "Site id (UUID)"), RangeParams, IntervalParams, ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)")),
+    params(
+        ("id" = String, Path, description = "Site id (UUID)"),
+        RangeParams, IntervalParams,
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+    ),
     security(("read_key" = [])),
     responses((status = 200, body = TimeseriesView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
@@ -174,7 +182,11 @@ pub async fn timeseries(
 /// `order` (visitors|visits|pageviews|events|value), `limit` rows after `after`.
 #[utoipa::path(
     get, path = "/v1/sites/{id}/breakdown", tag = "stats",
-    params(("id" = String, Path, description = "Site id (UUID)"), RangeParams, BreakdownParams, ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)")),
+    params(
+        ("id" = String, Path, description = "Site id (UUID)"),
+        RangeParams, BreakdownParams,
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
+    ),
     security(("read_key" = [])),
     responses((status = 200, body = BreakdownView), (status = 400), (status = 401, description = UNAUTHORIZED))
 )]
@@ -215,8 +227,8 @@ pub async fn breakdown(
     get, path = "/v1/sites/{id}/realtime", tag = "stats",
     params(
         ("id" = String, Path, description = "Site id (UUID)"),
-        ("min_position" = Option<u64>, Query, description = "The same as X-Min-Position; give one of the two"),
-        ("X-Min-Position" = Option<u64>, Header, description = "Answer no older than this global position (read-your-writes)"),
+        ("min_position" = Option<u64>, Query, description = MIN_POSITION_PARAM_DOC),
+        ("X-Min-Position" = Option<u64>, Header, description = MIN_POSITION_HEADER_DOC),
     ),
     security(("read_key" = [])),
     responses((status = 200, body = RealtimeView), (status = 400), (status = 401, description = UNAUTHORIZED))
