@@ -11,7 +11,7 @@ use crate::{input, read::PageRequest, stats::access::Presented};
 pub const MIN_POSITION_HEADER: &str = "X-Min-Position";
 
 /// `X-Min-Position: <global position>`, or `?min_position=` (as gRPC names it, and for
-/// clients that cannot set headers, such as a link or a browser's `EventSource`): answer no
+/// clients that cannot set headers, such as a plain link): answer no
 /// older than it.
 pub struct MinPosition(pub Option<u64>);
 
