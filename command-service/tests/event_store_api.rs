@@ -253,6 +253,20 @@ async fn rest_pages_mirror_the_grpc_reads() {
     for path in ["/v1/events", "/v1/events/stream", "/v1/streams/{stream_id}/events"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} is documented");
     }
+    // The operator-only paths name the admin token as a security scheme: OpenAPI tools ignore
+    // a header parameter called Authorization, so a generated client would never send it.
+    assert_eq!(doc["components"]["securitySchemes"]["admin_token"]["scheme"], "bearer", "{doc}");
+    for (path, method) in [
+        ("/v1/sites/{id}/read-keys", "post"),
+        ("/v1/sites/{id}/read-keys/{key_id}", "delete"),
+        ("/v1/import/events", "post"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op["security"][0].get("admin_token").is_some(), "{method} {path}: {op}");
+        let params = op["parameters"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(params.iter().all(|p| p["name"] != "Authorization"), "{method} {path}: {op}");
+    }
+    assert!(doc["paths"]["/v1/profiles"]["post"].get("security").is_none(), "commands stay open");
 }
 
 /// The next message of a subscription, within `within`.

@@ -224,7 +224,7 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(
     post, path = "/v1/import/events", tag = "analytics",
     request_body = ImportBody,
-    params(("Authorization" = String, Header, description = "`Bearer <ingest.admin_token>`")),
+    security(("admin_token" = [])),
     responses(
         (status = 200, body = RecordEventsView, description = "Per-line outcomes, in request order"),
         (status = 400, description = "Malformed request or more than 1,000 lines"),

@@ -1,7 +1,10 @@
 //! The OpenAPI document of the REST API, served at `/openapi.json`.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
 
 use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles, read_keys, sites};
 
@@ -55,9 +58,31 @@ use super::{dto, event_stream, event_view, events, ingest, ingest_dto, profiles,
         ingest_dto::ImportBody,
         ingest_dto::ImportLine
     )),
+    modifiers(&AdminTokenScheme),
     tags((name = "profiles"), (name = "sites"), (name = "events", description = "The event store, for consumers: pages and live streams"), (name = "analytics", description = "Analytics ingest: batches, Plausible-compatible single events, backfill"))
 )]
 pub struct ApiDoc;
+
+/// The `admin_token` scheme the operator-only paths (read keys, backfill) name in `security`.
+/// A scheme rather than an `Authorization` header parameter: OpenAPI tools ignore header
+/// parameters of that name, so a generated client would never send it.
+struct AdminTokenScheme;
+
+impl Modify for AdminTokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "The command-service's admin token (`ingest.admin_token`, `TALLY_INGEST__ADMIN_TOKEN`): \
+                 `Authorization: Bearer <token>`. Without one configured these paths answer 403.",
+            ))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+    }
+}
 
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

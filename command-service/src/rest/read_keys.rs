@@ -70,9 +70,9 @@ pub struct RevokedKeyView {
     request_body = ReadKeyFields,
     params(
         ("id" = String, Path, description = "Site id (UUID)"),
-        ("Authorization" = String, Header, description = "`Bearer <ingest.admin_token>`"),
         ("Idempotency-Key" = Option<String>, Header, description = "Client command id; a retry answers with the same key id and no secret"),
     ),
+    security(("admin_token" = [])),
     responses(
         (status = 201, body = IssuedKeyView, description = "Issued; usable once the query side has projected it (pass `result.global_position` as `X-Min-Position`)"),
         (status = 400, description = "Invalid field, or 100 active keys already"),
@@ -108,9 +108,9 @@ async fn issue(
     params(
         ("id" = String, Path, description = "Site id (UUID)"),
         ("key_id" = String, Path, description = "The key's id (16 hex digits)"),
-        ("Authorization" = String, Header, description = "`Bearer <ingest.admin_token>`"),
         ("Idempotency-Key" = Option<String>, Header, description = "Client command id"),
     ),
+    security(("admin_token" = [])),
     responses(
         (status = 200, body = RevokedKeyView, description = "Revoked (or already revoked: nothing appended)"),
         (status = 400, description = "Malformed key id"),
