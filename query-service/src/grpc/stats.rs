@@ -76,9 +76,9 @@ pub async fn aggregate(
     key: Presented,
     r: v1::AggregateRequest,
 ) -> Result<v1::AggregateResponse, Status> {
-    let mut scope =
+    let scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
-    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position, &key).await.map_err(failed)?;
     let (ranges, current, previous) = reads.aggregate(&scope, &access).await.map_err(failed)?;
     Ok(v1::AggregateResponse {
         metrics: Some(metrics(current)),
@@ -93,10 +93,10 @@ pub async fn timeseries(
     key: Presented,
     r: v1::TimeseriesRequest,
 ) -> Result<v1::TimeseriesResponse, Status> {
-    let mut scope =
+    let scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
     let interval = si::interval(si::grpc_interval(r.interval).map_err(bad)?, scope.period, "interval").map_err(bad)?;
-    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position, &key).await.map_err(failed)?;
     let (_, series) = reads.timeseries(&scope, &access, interval).await.map_err(failed)?;
     let points = |p: Vec<(String, Metrics)>| {
         p.into_iter().map(|(bucket, m)| v1::TimeseriesPoint { bucket, metrics: Some(metrics(m)) }).collect()
@@ -113,9 +113,9 @@ pub async fn breakdown(
     let size = si::rows(r.page_size).map_err(bad)?;
     let offset = si::decode_offset(&r.page_token, "page_token").map_err(bad)?;
     let order = si::grpc_order(r.order).map_err(bad)?;
-    let mut scope =
+    let scope =
         scope(&r.site_id, r.period, r.date_range.as_ref(), r.filters, r.compare_previous, r.goal, r.min_position)?;
-    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position, &key).await.map_err(failed)?;
     let (_, page) = reads.breakdown(&scope, &access, &dimension, order, offset, size).await.map_err(failed)?;
     Ok(v1::BreakdownResponse {
         rows: page

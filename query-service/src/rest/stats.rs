@@ -138,8 +138,8 @@ pub async fn aggregate(
     q: StatsQuery,
 ) -> Result<Json<AggregateView>, ApiError> {
     q.only(&[])?;
-    let mut scope = q.scope(&id, min)?;
-    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let scope = q.scope(&id, min)?;
+    let access = reads.authorize(scope.site, scope.min_position, &key).await.map_err(failed)?;
     let (ranges, current, previous) = reads.aggregate(&scope, &access).await.map_err(failed)?;
     Ok(Json(AggregateView {
         metrics: current.into(),
@@ -168,9 +168,9 @@ pub async fn timeseries(
     q: StatsQuery,
 ) -> Result<Json<TimeseriesView>, ApiError> {
     q.only(&TIMESERIES)?;
-    let mut scope = q.scope(&id, min)?;
+    let scope = q.scope(&id, min)?;
     let interval = si::interval(si::rest_interval(q.get("interval"))?, scope.period, "interval")?;
-    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let access = reads.authorize(scope.site, scope.min_position, &key).await.map_err(failed)?;
     let (_, series) = reads.timeseries(&scope, &access, interval).await.map_err(failed)?;
     let points = |p: Vec<(String, crate::stats::Metrics)>| {
         p.into_iter().map(|(bucket, m)| PointView { bucket, metrics: m.into() }).collect()
@@ -205,8 +205,8 @@ pub async fn breakdown(
     let size = si::rest_rows(q.get("limit"))?;
     let offset = si::decode_offset(q.get("after").unwrap_or(""), "after")?;
     let order = si::rest_order(q.get("order"))?;
-    let mut scope = q.scope(&id, min)?;
-    let access = reads.authorize(scope.site, scope.min_position.take(), &key).await.map_err(failed)?;
+    let scope = q.scope(&id, min)?;
+    let access = reads.authorize(scope.site, scope.min_position, &key).await.map_err(failed)?;
     let (_, page) = reads.breakdown(&scope, &access, &dimension, order, offset, size).await.map_err(failed)?;
     Ok(Json(BreakdownView {
         rows: page

@@ -146,6 +146,7 @@ pub struct Scope {
     pub filters: Vec<Filter>,
     pub goal: Option<Goal>,
     pub compare_previous: bool,
+    /// Waited for once, by [`Reads::authorize`](crate::read::Reads::authorize).
     pub min_position: Option<u64>,
 }
 
