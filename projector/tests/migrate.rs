@@ -86,6 +86,20 @@ async fn migrated_to(
     (cluster, config, client)
 }
 
+/// Rollup rows of `from` (a relation and what follows it: conditions, order) as
+/// `dim|date|hour|value|[visitors, visits, pageviews, entries]`.
+async fn rollup_rows(client: &tokio_postgres::Client, from: &str) -> Vec<String> {
+    let sql = format!("SELECT dim, local_date::text, hour, value, visitors, visits, pageviews, entries FROM {from}");
+    let rows = client.query(&sql, &[]).await.unwrap();
+    rows.iter()
+        .map(|r| {
+            let (dim, date, hour, value): (String, String, i16, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+            let c: [i64; 4] = [r.get(4), r.get(5), r.get(6), r.get(7)];
+            format!("{dim}|{date}|{hour}|{value}|{c:?}")
+        })
+        .collect()
+}
+
 /// A read model an older release filled (page and entry-page rows, no `entries`) gets the
 /// column, filled from the entry-page rows, and the view shows it.
 #[tokio::test]
@@ -150,31 +164,16 @@ async fn v4_sums_each_dimensions_day_rows_into_week_and_month_rows() {
         .await
         .unwrap();
     assert_eq!(tally_projector::migrate::run_to(&config, Some(4)).await.unwrap(), 1, "V4");
-    let rows = client
-        .query(
-            "SELECT dim, local_date::text, hour, value, visitors, visits, pageviews, entries FROM analytics_rollup
-             WHERE hour < -1 ORDER BY 1, 2, 3, 4",
-            &[],
-        )
-        .await
-        .unwrap();
-    let got: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let (dim, date, hour, value): (String, String, i16, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            let c: [i64; 4] = [r.get(4), r.get(5), r.get(6), r.get(7)];
-            format!("{dim} {date} {hour} {value} {c:?}")
-        })
-        .collect();
+    let got = rollup_rows(&client, "analytics_rollup WHERE hour < -1 ORDER BY 1, 2, 3, 4").await;
     assert_eq!(
         got,
         [
-            "page 2026-10-01 -3 /a [1, 1, 1, 1]",
-            "page 2026-10-26 -2 /a [3, 3, 4, 1]",
-            "page 2026-11-01 -3 /a [6, 6, 8, 2]",
-            "page 2026-11-02 -2 /a [4, 4, 5, 2]",
-            "source 2026-11-01 -3 Google [8, 8, 8, 0]",
-            "source 2026-11-02 -2 Google [8, 8, 8, 0]",
+            "page|2026-10-01|-3|/a|[1, 1, 1, 1]",
+            "page|2026-10-26|-2|/a|[3, 3, 4, 1]",
+            "page|2026-11-01|-3|/a|[6, 6, 8, 2]",
+            "page|2026-11-02|-2|/a|[4, 4, 5, 2]",
+            "source|2026-11-01|-3|Google|[8, 8, 8, 0]",
+            "source|2026-11-02|-2|Google|[8, 8, 8, 0]",
         ]
     );
 }
@@ -309,24 +308,7 @@ async fn v7_folds_hourly_dimension_rows_into_day_rows_and_respreads_the_weeks_an
 
     assert_eq!(tally_projector::migrate::run_to(&config, Some(7)).await.unwrap(), 1, "V7");
     for version in [1, 2] {
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT dim, local_date::text, hour, value, visitors, visits, pageviews, entries \
-                     FROM analytics_rollup_v{version} ORDER BY 1, 3 DESC, 2, 4"
-                ),
-                &[],
-            )
-            .await
-            .unwrap();
-        let got: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                let (dim, date, hour, value): (String, String, i16, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-                let c: [i64; 4] = [r.get(4), r.get(5), r.get(6), r.get(7)];
-                format!("{dim}|{date}|{hour}|{value}|{c:?}")
-            })
-            .collect();
+        let got = rollup_rows(&client, &format!("analytics_rollup_v{version} ORDER BY 1, 3 DESC, 2, 4")).await;
         assert_eq!(
             got,
             [

@@ -59,6 +59,21 @@ pub async fn issue_read_key(base: &str, site: &str) -> (String, u64) {
     (key["token"].as_str().unwrap().to_owned(), key["result"]["global_position"].as_u64().unwrap())
 }
 
+/// `DELETE /v1/sites/{site}/read-keys/{key_id}` with the admin token; returns the position of
+/// the revocation.
+pub async fn revoke_read_key(base: &str, site: &str, key_id: &str) -> u64 {
+    let resp = reqwest::Client::new()
+        .delete(format!("{base}/v1/sites/{site}/read-keys/{key_id}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "revoking a read key: {body}");
+    body["result"]["global_position"].as_u64().unwrap()
+}
+
 /// `POST /v1/import/events` with the admin token; returns the per-line answer.
 pub async fn import_lines(http: &reqwest::Client, base: &str, lines: &[Value]) -> Value {
     let resp = http

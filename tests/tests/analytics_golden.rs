@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tally_tests::{
     analytics::{
         ADMIN_TOKEN, Api, CHROME_ANDROID, FIREFOX, GOOGLEBOT, SAFARI, import_lines, issue_read_key, rebuild,
-        register_site, rows,
+        register_site, revoke_read_key, rows,
     },
     app, devstack,
     golden::{BOTH_DAYS, D1, D2, check_everything, utc},
@@ -200,16 +200,7 @@ async fn a_raw_log_imported_through_the_backfill_gives_the_hand_computed_numbers
     // Revoked through the command-service, the key reads nothing once the projector has
     // seen the revocation (asked with its position).
     let key_id = api.key.split('.').next().unwrap();
-    let revoked: Value = http
-        .delete(format!("{base}/v1/sites/{site}/read-keys/{key_id}"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let position = revoked["result"]["global_position"].as_u64().unwrap();
+    let position = revoke_read_key(&base, &site.to_string(), key_id).await;
     let resp = http
         .get(format!("{}/v1/sites/{site}/aggregate?{BOTH_DAYS}", api.base))
         .header("X-Min-Position", position.to_string())
