@@ -21,24 +21,10 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Pool(_) => true,
-            StoreError::Database(e) => connection_lost(e),
+            StoreError::Database(e) => tally_platform::db::connection_lost(e),
             StoreError::Metadata(_) | StoreError::Migration(_) => false,
         }
     }
-}
-
-/// Whether `e` is about the connection rather than the statement: closed or broken (an I/O
-/// error), or a server error of class 08 (connection exception), 57P01–57P03 (shutting down,
-/// crashed, not yet accepting connections) or 53300 (too many connections).
-fn connection_lost(e: &tokio_postgres::Error) -> bool {
-    if e.is_closed() {
-        return true;
-    }
-    if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
-    }
-    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 /// Why an append was refused or failed.

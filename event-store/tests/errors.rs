@@ -23,6 +23,9 @@ async fn a_terminated_backend_is_unavailable_and_a_refused_statement_is_not() {
 
     let bad = client.simple_query("SELEC 1").await.unwrap_err();
     assert!(!StoreError::Database(bad).is_unavailable(), "a syntax error is the statement's fault");
+    let row = client.query_one("SELECT 'text'::text", &[]).await.unwrap();
+    let undecodable = row.try_get::<_, i64>(0).unwrap_err();
+    assert!(!StoreError::Database(undecodable).is_unavailable(), "a row that does not decode is ours");
 
     // What a restart or failover of the server does to an open connection.
     let err = client.simple_query("SELECT pg_terminate_backend(pg_backend_pid())").await.unwrap_err();

@@ -10,6 +10,23 @@ use tokio_postgres::NoTls;
 
 use crate::settings::DatabaseSettings;
 
+/// Whether `e` is about the connection rather than the statement — the database is out of
+/// reach (down, restarting, out of connections, or the connection dropped), so a retry may
+/// succeed and a client is told "unavailable" rather than "internal error": closed or broken
+/// (an I/O error), or a server error of class 08 (connection exception), 57P01–57P03
+/// (shutting down, crashed, not yet accepting connections) or 53300 (too many connections).
+/// A refused statement, or a row that does not decode, is not.
+pub fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    }
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     // The URL is deliberately not echoed: it may hold a password.

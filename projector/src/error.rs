@@ -38,17 +38,16 @@ impl ProjectorError {
 }
 
 /// Transient database failures: retry the whole transaction, never turn the
-/// event into a dead letter.
+/// event into a dead letter. A lost connection
+/// ([`connection_lost`](tally_platform::db::connection_lost)), or a server error of class 40
+/// (deadlock, serialization), 53 (insufficient resources), 57 (operator intervention,
+/// including statement timeouts) or 55P03 (lock timeout).
 pub fn is_transient(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        // No SQLSTATE: the connection itself failed.
-        None => true,
-        Some(code) => {
-            let c = code.code();
-            // 40: transaction rollback (deadlock, serialization); 08:
-            // connection; 53: insufficient resources; 57: operator
-            // intervention (includes statement timeouts); 55P03: lock timeout.
-            c.starts_with("40") || c.starts_with("08") || c.starts_with("53") || c.starts_with("57") || c == "55P03"
-        }
+    if tally_platform::db::connection_lost(e) {
+        return true;
     }
+    e.code().is_some_and(|code| {
+        let c = code.code();
+        c.starts_with("40") || c.starts_with("53") || c.starts_with("57") || c == "55P03"
+    })
 }

@@ -41,10 +41,6 @@ impl ReadError {
             ReadError::NotFound { .. } | ReadError::Behind { .. } | ReadError::Unauthenticated(_) => {}
         }
     }
-
-    fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
-        e.is_closed() || e.as_db_error().is_none()
-    }
 }
 
 impl From<ReadError> for ApiError {
@@ -66,7 +62,7 @@ impl From<ReadError> for ApiError {
             .with_retry_after(RETRY_AFTER),
             ReadError::Pool(_) => ApiError::new(ErrorKind::Unavailable, "the read database is unavailable; retry")
                 .with_retry_after(RETRY_AFTER),
-            ReadError::Query(ref q) if ReadError::is_connection_failure(q) => {
+            ReadError::Query(ref q) if tally_platform::db::connection_lost(q) => {
                 ApiError::new(ErrorKind::Unavailable, "the read database is unavailable; retry")
                     .with_retry_after(RETRY_AFTER)
             }
