@@ -1,5 +1,5 @@
 //! The query-service's settings: `[server]`, `[database]` (the read DB),
-//! `[telemetry]` and `[read_your_writes]`.
+//! `[telemetry]`, `[read_your_writes]` and `[coalescing]`.
 
 use std::time::Duration;
 
@@ -30,6 +30,10 @@ log_level = "info,tally=info"
 max_wait_ms = 2000
 poll_interval_ms = 10
 projector_consumer = "tally-projector"
+
+[coalescing]
+statements_in_flight = 2
+max_ids = 256
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +42,27 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub read_your_writes: ReadYourWritesSettings,
+    pub coalescing: CoalescingSettings,
+}
+
+/// How concurrent GetProfile lookups by id share statements (see `read/batch.rs`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CoalescingSettings {
+    /// Lookup statements in flight at once. While all are busy, lookups queue and the next
+    /// statement takes them together: fewer makes bigger batches (less read-DB and socket work
+    /// per lookup under load), more lets a read DB with many cores run more in parallel.
+    #[serde(deserialize_with = "at_least_one")]
+    pub statements_in_flight: usize,
+    /// Ids in one statement at most.
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_ids: usize,
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
 }
 
 /// How a request with `min_position` waits for the projector.
@@ -80,6 +105,7 @@ mod tests {
         assert_eq!(s.read_your_writes.max_wait_ms, Duration::from_secs(2));
         assert_eq!(s.read_your_writes.poll_interval_ms, Duration::from_millis(10));
         assert_eq!(s.read_your_writes.projector_consumer, "tally-projector");
+        assert_eq!((s.coalescing.statements_in_flight, s.coalescing.max_ids), (2, 256));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Read failures and their one mapping into the API taxonomy.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tally_platform::error::{ApiError, ErrorKind};
 
@@ -23,6 +23,13 @@ pub enum ReadError {
     /// A statistics read without a valid read key for its site.
     #[error("{0}")]
     Unauthenticated(crate::stats::access::Refusal),
+    /// The task that runs coalesced reads is gone (the runtime is shutting down).
+    #[error("the profile lookup dispatcher stopped")]
+    DispatcherStopped,
+    /// One failure answered to every request of a coalesced read (see `batch.rs`), which
+    /// logged it once.
+    #[error("{0}")]
+    Shared(Arc<ReadError>),
 }
 
 /// How long a client should wait before retrying an answer that was not
@@ -37,18 +44,28 @@ impl ReadError {
             ReadError::Pool(e) => tracing::warn!(error = %e, "read DB unavailable"),
             ReadError::Query(e) => tracing::error!(error = %e, "read-DB query failed"),
             ReadError::Decode(reason) => tracing::error!(reason, "read-DB row does not decode"),
+            ReadError::DispatcherStopped => tracing::error!("the profile lookup dispatcher stopped"),
             // Refusals are logged (at debug, without secrets) where they are decided.
-            ReadError::NotFound { .. } | ReadError::Behind { .. } | ReadError::Unauthenticated(_) => {}
+            ReadError::NotFound { .. }
+            | ReadError::Behind { .. }
+            | ReadError::Unauthenticated(_)
+            | ReadError::Shared(_) => {}
         }
     }
 }
 
 impl From<ReadError> for ApiError {
     fn from(e: ReadError) -> Self {
+        Self::from(&e)
+    }
+}
+
+impl From<&ReadError> for ApiError {
+    fn from(e: &ReadError) -> Self {
         match e {
             ReadError::NotFound { .. } => ApiError::new(ErrorKind::NotFound, e.to_string()),
             ReadError::Unauthenticated(why) => ApiError::new(ErrorKind::Unauthenticated, why.to_string()),
-            ReadError::Behind { projected, min_position } => ApiError::new(
+            &ReadError::Behind { projected, min_position } => ApiError::new(
                 ErrorKind::Unavailable,
                 format!(
                     "the read model has reached position {projected}, not yet the requested min_position \
@@ -62,11 +79,12 @@ impl From<ReadError> for ApiError {
             .with_retry_after(RETRY_AFTER),
             ReadError::Pool(_) => ApiError::new(ErrorKind::Unavailable, "the read database is unavailable; retry")
                 .with_retry_after(RETRY_AFTER),
-            ReadError::Query(ref q) if tally_platform::db::connection_lost(q) => {
+            ReadError::Query(q) if tally_platform::db::connection_lost(q) => {
                 ApiError::new(ErrorKind::Unavailable, "the read database is unavailable; retry")
                     .with_retry_after(RETRY_AFTER)
             }
-            ReadError::Query(_) | ReadError::Decode(_) => ApiError::internal(),
+            ReadError::Query(_) | ReadError::Decode(_) | ReadError::DispatcherStopped => ApiError::internal(),
+            ReadError::Shared(first) => Self::from(first.as_ref()),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Transports (gRPC, REST) validate and convert their requests, then call
 //! [`Reads`]; nothing here knows about HTTP or protobuf.
 
+mod batch;
 mod cursor;
 mod error;
 mod freshness;
@@ -18,6 +19,8 @@ use tokio::time::Instant;
 use tokio_postgres::{Row, types::ToSql};
 use uuid::Uuid;
 
+pub use batch::BatchLimits;
+use batch::ProfileBatcher;
 pub use cursor::Cursor;
 pub use error::ReadError;
 pub use freshness::Freshness;
@@ -33,6 +36,7 @@ pub struct Reads {
 
 struct Inner {
     pool: Pool,
+    profiles_by_id: ProfileBatcher,
     queries: Queries,
     freshness: Freshness,
     max_wait: Duration,
@@ -41,15 +45,21 @@ struct Inner {
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 impl Reads {
-    pub fn new(pool: Pool, freshness: Freshness, max_wait: Duration) -> Self {
-        Self { inner: Arc::new(Inner { pool, queries: Queries::new(), freshness, max_wait }) }
+    /// Starts the lookup dispatcher, so it must run inside a Tokio runtime.
+    pub fn new(pool: Pool, freshness: Freshness, max_wait: Duration, batching: BatchLimits) -> Self {
+        let queries = Queries::new();
+        let profiles_by_id = ProfileBatcher::start(pool.clone(), queries.profiles_by_ids.clone(), batching);
+        Self { inner: Arc::new(Inner { pool, profiles_by_id, queries, freshness, max_wait }) }
     }
 
     #[tracing::instrument(skip_all, fields(%id, min_position))]
     pub async fn profile(&self, id: Uuid, min_position: Option<u64>) -> Result<ProfileRecord, ReadError> {
+        let not_found = || ReadError::NotFound { what: "profile", key: id.to_string() };
+        if min_position.is_none_or(|m| m == 0) {
+            return self.inner.profiles_by_id.get(id).await?.ok_or_else(not_found);
+        }
         let rows = self.run(&self.inner.queries.profile_by_id, &[&id], min_position).await?;
-        let row = rows.first().ok_or_else(|| ReadError::NotFound { what: "profile", key: id.to_string() })?;
-        ProfileRecord::from_row(row)
+        ProfileRecord::from_row(rows.first().ok_or_else(not_found)?)
     }
 
     /// `handle` must already be normalised (lowercase).

@@ -39,6 +39,8 @@ impl Read {
 /// Every read of the service.
 pub struct Queries {
     pub profile_by_id: Read,
+    /// Many ids at once, for the coalesced lookups (`batch.rs`); no order.
+    pub profiles_by_ids: String,
     pub profile_by_handle: Read,
     pub profiles_first: Read,
     pub profiles_after: Read,
@@ -51,6 +53,7 @@ impl Queries {
         let s = SiteRecord::COLUMNS;
         Self {
             profile_by_id: Read::new(format!("SELECT {p} FROM profiles WHERE id = $1"), 1, ""),
+            profiles_by_ids: format!("SELECT {p} FROM profiles WHERE id = ANY($1)"),
             // Handles are unique in the event store, but the read model may
             // briefly hold a released handle twice (events of two profiles
             // applied from different partitions): the latest write wins.

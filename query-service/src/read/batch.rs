@@ -1,0 +1,135 @@
+//! Coalescing of concurrent profile lookups by id into one statement.
+//!
+//! Under load most of a GetProfile's cost is not the index probe but the round trip around
+//! it: a socket write and read, and a wake-up, on each of the service and Postgres. So a
+//! lookup joins a queue, and one dispatcher sends whatever has queued as a single
+//! `WHERE id = ANY($1)`. It never waits for a batch to fill: a lookup that finds a free slot
+//! goes out at once, alone, so an idle service answers as fast as before; only while every
+//! slot has a statement in flight do lookups pile up, and the next statement takes them all.
+//! This is the dataloader pattern; the number of statements in flight (`slots`) is what makes
+//! batches form, and `max_batch` bounds one statement's size.
+//!
+//! Only reads without `min_position` come here: a read-your-writes read needs the projected
+//! position from its own snapshot (see `sql.rs`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use deadpool_postgres::Pool;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::{ProfileRecord, ReadError};
+
+/// A caller's answer: the profile, `None` when no row has the id, or the batch's failure.
+type Answer = Result<Option<ProfileRecord>, Arc<ReadError>>;
+
+struct Lookup {
+    id: Uuid,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// How lookups are grouped.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// Statements in flight at once; while all are busy, lookups queue and form the next batch.
+    pub slots: usize,
+    /// Ids in one statement at most.
+    pub max_batch: usize,
+}
+
+/// The handle callers use; cheap to clone. The dispatcher ends when the last handle is dropped.
+#[derive(Clone)]
+pub struct ProfileBatcher {
+    queue: mpsc::UnboundedSender<Lookup>,
+}
+
+impl ProfileBatcher {
+    /// Starts the dispatcher on the current Tokio runtime. `sql` selects the profile columns
+    /// `WHERE id = ANY($1)`.
+    pub fn start(pool: Pool, sql: String, limits: BatchLimits) -> Self {
+        // Unbounded is safe here: every lookup is a request the server has accepted and is
+        // awaiting, so the queue never holds more than the requests in flight.
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(dispatch(rx, pool, Arc::from(sql), limits));
+        Self { queue }
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<ProfileRecord>, ReadError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Lookup { id, reply }).map_err(|_| ReadError::DispatcherStopped)?;
+        match answer.await {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(shared)) => Err(ReadError::Shared(shared)),
+            // Only a batch task that died mid-flight drops a lookup unanswered.
+            Err(_) => Err(ReadError::DispatcherStopped),
+        }
+    }
+}
+
+async fn dispatch(mut rx: mpsc::UnboundedReceiver<Lookup>, pool: Pool, sql: Arc<str>, limits: BatchLimits) {
+    let slots = Arc::new(Semaphore::new(limits.slots.max(1)));
+    let max_batch = limits.max_batch.max(1);
+    loop {
+        // Taking the slot before the first lookup is what lets lookups queue while all
+        // statements are busy.
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = Vec::with_capacity(8);
+        while batch.is_empty() {
+            let Some(first) = rx.recv().await else { return };
+            batch.extend(asking(first));
+        }
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(next) => batch.extend(asking(next)),
+                Err(_) => break,
+            }
+        }
+        let span = tracing::debug_span!("profile_batch", size = batch.len());
+        tokio::spawn(run(pool.clone(), sql.clone(), batch, slot).instrument(span));
+    }
+}
+
+/// A lookup whose request was cancelled (the client went away, or its deadline passed while
+/// it queued) is not worth a row.
+fn asking(lookup: Lookup) -> Option<Lookup> {
+    (!lookup.reply.is_closed()).then_some(lookup)
+}
+
+async fn run(pool: Pool, sql: Arc<str>, batch: Vec<Lookup>, _slot: OwnedSemaphorePermit) {
+    metrics::histogram!("query_profile_batch_size").record(batch.len() as f64);
+    let ids: Vec<Uuid> = batch.iter().map(|l| l.id).collect();
+    match fetch(&pool, &sql, &ids).await {
+        Ok(mut found) => {
+            // The same id may be asked for twice in one batch: its last asker takes the row,
+            // earlier ones get a copy.
+            let last: HashMap<Uuid, usize> = batch.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+            for (i, lookup) in batch.into_iter().enumerate() {
+                let answer =
+                    if last[&lookup.id] == i { found.remove(&lookup.id) } else { found.get(&lookup.id).cloned() };
+                // A caller that gave up (its request was cancelled) no longer listens.
+                let _ = lookup.reply.send(Ok(answer));
+            }
+        }
+        Err(e) => {
+            // Logged once here, where it is handled, rather than once per waiting request.
+            e.log_if_internal();
+            let shared = Arc::new(e);
+            for lookup in batch {
+                let _ = lookup.reply.send(Err(shared.clone()));
+            }
+        }
+    }
+}
+
+async fn fetch(pool: &Pool, sql: &str, ids: &[Uuid]) -> Result<HashMap<Uuid, ProfileRecord>, ReadError> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached(sql).await?;
+    let rows = client.query(&stmt, &[&ids]).await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let profile = ProfileRecord::from_row(row)?;
+        found.insert(profile.id, profile);
+    }
+    Ok(found)
+}
