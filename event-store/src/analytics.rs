@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use deadpool_postgres::{Client, Pool};
+use tally_platform::causes::Causes;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::Type;
 use uuid::Uuid;
@@ -139,7 +140,7 @@ async fn run(pool: Pool, config: AnalyticsAppenderConfig, mut rx: mpsc::Receiver
 }
 
 async fn commit(pool: &Pool, batches: &[AnalyticsBatch]) -> Result<Vec<Vec<AnalyticsOutcome>>, String> {
-    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let client = pool.get().await.map_err(|e| Causes(&e).to_string())?;
     match append_in(&client, batches).await {
         Ok(outcomes) => Ok(outcomes),
         Err(e) => {
@@ -204,8 +205,8 @@ async fn fresh_events(tx: &Client, batches: &[AnalyticsBatch]) -> Result<Vec<Vec
 /// One transaction: the dedupe insert first (its key locks are what makes a
 /// racing pod wait for this one's outcome), then the batch under the head lock.
 async fn append_in(client: &Client, batches: &[AnalyticsBatch]) -> Result<Vec<Vec<AnalyticsOutcome>>, String> {
-    client.batch_execute("BEGIN").await.map_err(|e| e.to_string())?;
-    let fresh = fresh_events(client, batches).await.map_err(|e| e.to_string())?;
+    client.batch_execute("BEGIN").await.map_err(|e| Causes(&e).to_string())?;
+    let fresh = fresh_events(client, batches).await.map_err(|e| Causes(&e).to_string())?;
     let requests: Vec<AppendRequest> = batches
         .iter()
         .zip(&fresh)
@@ -223,7 +224,7 @@ async fn append_in(client: &Client, batches: &[AnalyticsBatch]) -> Result<Vec<Ve
     // caller's ROLLBACK runs on any error.
     let results = batch::execute(client, &requests, batch::Start::InTransaction, batch::Finish::LeaveOpen)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Causes(&e).to_string())?;
     let mut outcomes = Vec::with_capacity(batches.len());
     for ((flags, request), result) in fresh.iter().zip(&requests).zip(results) {
         // Any-version appends without claims or command ids are never
@@ -244,6 +245,6 @@ async fn append_in(client: &Client, batches: &[AnalyticsBatch]) -> Result<Vec<Ve
                 .collect(),
         );
     }
-    client.batch_execute("COMMIT").await.map_err(|e| e.to_string())?;
+    client.batch_execute("COMMIT").await.map_err(|e| Causes(&e).to_string())?;
     Ok(outcomes)
 }

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use deadpool_postgres::Pool;
+use tally_platform::causes::Causes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{AppendError, AppendRequest, AppendResult, batch};
@@ -85,13 +86,13 @@ async fn run(pool: Pool, config: AppenderConfig, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn commit(pool: &Pool, requests: &[AppendRequest]) -> Result<Vec<Result<AppendResult, AppendError>>, String> {
-    let client = pool.get().await.map_err(|e| e.to_string())?;
+    let client = pool.get().await.map_err(|e| Causes(&e).to_string())?;
     match batch::execute(&client, requests, batch::Start::Begin, batch::Finish::Commit).await {
         Ok(outcomes) => Ok(outcomes),
         Err(e) => {
             // Best effort: if the connection is broken, the pool drops it on recycle.
             let _ = client.batch_execute("ROLLBACK").await;
-            Err(e.to_string())
+            Err(Causes(&e).to_string())
         }
     }
 }

@@ -10,6 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use deadpool_postgres::Pool;
 use futures::StreamExt;
+use tally_platform::causes::Causes;
 use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
@@ -57,7 +58,7 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<Notify>, shutdown: Can
                             }
                             Ok(_) => {}
                             Err(e) => {
-                                tracing::warn!(error = %e, "listening connection failed; reconnecting");
+                                tracing::warn!(error = %Causes(&e), "listening connection failed; reconnecting");
                                 return;
                             }
                         }
@@ -65,7 +66,7 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<Notify>, shutdown: Can
                 });
                 let statement = format!("LISTEN {NOTIFY_CHANNEL}");
                 match client.batch_execute(&statement).await {
-                    Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
+                    Err(e) => tracing::warn!(error = %Causes(&e), "LISTEN failed; retrying"),
                     Ok(()) => {
                         // Anything committed while we were not listening is
                         // found by the tailers' next read: wake them once.
@@ -86,7 +87,7 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<Notify>, shutdown: Can
                 }
                 driver.abort();
             }
-            Err(e) => tracing::warn!(error = %e, "cannot open the listening connection; retrying"),
+            Err(e) => tracing::warn!(error = %Causes(&e), "cannot open the listening connection; retrying"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

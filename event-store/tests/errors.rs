@@ -1,7 +1,9 @@
 //! Which store failures are "unavailable" (worth a retry, 503) and which are ours (500), from
-//! real failures: a refused connection, a terminated backend, a refused statement.
+//! real failures: a refused connection, a terminated backend, a refused statement; and that
+//! what the logs say of them names the reason.
 
 use tally_event_store::StoreError;
+use tally_platform::causes::Causes;
 use tokio_postgres::NoTls;
 
 #[tokio::test]
@@ -12,7 +14,10 @@ async fn a_refused_connection_is_unavailable() {
         .await
         .err()
         .expect("nothing listens there");
-    assert!(StoreError::Database(e).is_unavailable());
+    let e = StoreError::Database(e);
+    assert!(e.is_unavailable());
+    let logged = Causes(&e).to_string();
+    assert!(logged.contains("Connection refused"), "the log line hides the reason: {logged}");
 }
 
 #[tokio::test]
@@ -21,6 +26,10 @@ async fn a_terminated_backend_is_unavailable_and_a_refused_statement_is_not() {
     let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
     let conn = tokio::spawn(conn);
 
+    let bad = client.simple_query("SELEC 1").await.unwrap_err();
+    // The driver's own text is just "db error"; the SQLSTATE's message is in its source.
+    let logged = Causes(&StoreError::Database(bad)).to_string();
+    assert!(logged.contains("syntax error at or near \"SELEC\""), "the log line hides the reason: {logged}");
     let bad = client.simple_query("SELEC 1").await.unwrap_err();
     assert!(!StoreError::Database(bad).is_unavailable(), "a syntax error is the statement's fault");
     let row = client.query_one("SELECT 'text'::text", &[]).await.unwrap();

@@ -11,9 +11,11 @@
 //! - [`db`]: pooled, persistent Postgres connections.
 //! - [`shutdown`]: one signal that reaches every server and consumer.
 //! - [`error`]: one error taxonomy mapped to gRPC codes and HTTP statuses.
+//! - [`causes`]: an error with its sources, for logs.
 //! - [`grpc`]: server reflection (v1 and v1alpha).
 #![forbid(unsafe_code)]
 
+pub mod causes;
 pub mod db;
 pub mod error;
 pub mod grpc;
