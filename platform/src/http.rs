@@ -24,7 +24,10 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    trace::{DefaultOnFailure, TraceLayer},
+};
 
 use crate::error::{ApiError, ErrorKind};
 
@@ -150,7 +153,11 @@ pub fn with_common_layers(router: Router) -> Router {
                 .on_response(|res: &Response, latency: Duration, span: &tracing::Span| {
                     span.record("http.status", res.status().as_u16());
                     tracing::debug!(latency_ms = latency.as_secs_f64() * 1e3, "response");
-                }),
+                })
+                // A 5xx is logged where it is handled, with its cause and at the level it
+                // deserves (a read model that is behind, or a database being restarted, is
+                // a WARN); the layer's own line would repeat every one at ERROR.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
 }
 
