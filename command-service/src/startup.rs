@@ -6,6 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 use axum::Router;
 use tally_event_store::{Appender, AppenderConfig, migrate, tail::Listener};
 use tally_platform::{
+    causes::Causes,
     db,
     http::{Readiness, not_found, ops_routes, serve, with_common_layers},
 };
@@ -258,9 +259,9 @@ async fn maintain_partitions(pool: deadpool_postgres::Pool, shutdown: Cancellati
             Ok(client) => match migrate::ensure_partitions(&client, 2).await {
                 Ok(created) if created > 0 => tracing::info!(created, "created analytics partitions"),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "partition maintenance failed; will retry"),
+                Err(e) => tracing::warn!(error = %Causes(&e), "partition maintenance failed; will retry"),
             },
-            Err(e) => tracing::warn!(error = %e, "partition maintenance could not get a connection"),
+            Err(e) => tracing::warn!(error = %Causes(&e), "partition maintenance could not get a connection"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

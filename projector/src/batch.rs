@@ -11,6 +11,7 @@ use std::{
 use deadpool_postgres::{Pool, Transaction};
 
 use tally_domain::sessions::Rules;
+use tally_platform::causes::Causes;
 
 use crate::{
     ProjectorError,
@@ -126,7 +127,7 @@ impl Applier {
                     return Ok(report);
                 }
                 Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    tracing::warn!(error = %e, attempt, "batch failed transiently; retrying");
+                    tracing::warn!(error = %Causes(&e), attempt, "batch failed transiently; retrying");
                     tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
                 }
                 Err(e) => return Err(e),
@@ -291,7 +292,9 @@ pub(crate) async fn project_with_fallback(
     match in_savepoint(tx, statements, &all, sharing).await {
         Ok(verdicts) => return Ok(verdicts),
         Err(e) if is_transient(&e) => return Err(e.into()),
-        Err(e) => tracing::warn!(error = %e, "batch refused by the database; projecting its events one by one"),
+        Err(e) => {
+            tracing::warn!(error = %Causes(&e), "batch refused by the database; projecting its events one by one")
+        }
     }
     let mut verdicts = Vec::with_capacity(all.len());
     for event in all {

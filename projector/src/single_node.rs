@@ -12,6 +12,7 @@ use tally_event_store::{
     reader::{self, Filter},
     tail::{Listener, Tailer},
 };
+use tally_platform::causes::Causes;
 use tally_proto::v1;
 use tokio_util::sync::CancellationToken;
 
@@ -62,7 +63,7 @@ pub async fn run(
         let head = match head(&store_pool).await {
             Ok(h) => h,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the event store's head; retrying");
+                tracing::warn!(error = %Causes(&e), "cannot read the event store's head; retrying");
                 pause(&shutdown, RETRY_DELAY).await;
                 continue;
             }
@@ -72,7 +73,7 @@ pub async fn run(
             got = tokio::time::timeout(IDLE_WATERMARK, tailer.next()) => match got {
                 Ok(Ok(events)) => events,
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "reading the event store failed; retrying");
+                    tracing::warn!(error = %Causes(&e), "reading the event store failed; retrying");
                     pause(&shutdown, RETRY_DELAY).await;
                     continue;
                 }
@@ -99,7 +100,7 @@ pub async fn run(
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "applying a batch failed; retrying");
+                    tracing::error!(error = %Causes(&e), "applying a batch failed; retrying");
                     if pause(&shutdown, RETRY_DELAY).await {
                         return Ok(());
                     }

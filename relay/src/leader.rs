@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use tally_platform::causes::Causes;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 use tokio_util::sync::CancellationToken;
@@ -63,7 +64,7 @@ impl Leadership {
             .await?;
         // Lets the server notice a vanished waiter before granting it the lock (PG ≥ 14).
         if let Err(e) = client.batch_execute("SET client_connection_check_interval = '1s'").await {
-            tracing::debug!(error = %e, "client_connection_check_interval is not supported; continuing without it");
+            tracing::debug!(error = %Causes(&e), "client_connection_check_interval is not supported; continuing without it");
         }
         let key = lock_key(name);
         tracing::info!(lock_class = LOCK_CLASS, lock_key = key, "waiting for relay leadership");
@@ -101,7 +102,7 @@ impl Leadership {
         let unlock = self.client.execute("SELECT pg_advisory_unlock($1, $2)", &params);
         match tokio::time::timeout(RELEASE_TIMEOUT, unlock).await {
             Ok(Ok(_)) => tracing::info!("relay leadership released"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "releasing relay leadership failed; closing its session"),
+            Ok(Err(e)) => tracing::warn!(error = %Causes(&e), "releasing relay leadership failed; closing its session"),
             Err(_) => tracing::warn!("releasing relay leadership timed out; closing its session"),
         }
     }

@@ -8,6 +8,7 @@ use tally_event_store::{
     reader,
     tail::{Listener, Tailer},
 };
+use tally_platform::causes::Causes;
 use tally_streaming::TOPICS;
 use tally_streaming::admin::{ensure_topics, partition_count};
 use tally_streaming::config::producer_config;
@@ -58,7 +59,7 @@ impl Relay {
                 Err(e) => {
                     metrics::error(e.kind());
                     tracing::warn!(
-                        error = %e,
+                        error = %Causes(&e),
                         kind = e.kind(),
                         retry_in_ms = backoff.as_millis() as u64,
                         "relay interrupted; resuming from the checkpoint"
@@ -174,7 +175,7 @@ impl Relay {
         if let Err(e) = ensure_topics(&self.config.brokers, &wanted, self.config.admin_timeout).await {
             // Clusters that manage topics themselves may forbid creating them; existing
             // topics are all we need, and the metadata read below tells.
-            tracing::warn!(error = %e, "cannot create the topics; relying on existing ones");
+            tracing::warn!(error = %Causes(&e), "cannot create the topics; relying on existing ones");
         }
         let mut partitions = Vec::with_capacity(TOPICS.len());
         for topic in TOPICS {

@@ -2,6 +2,7 @@
 
 use tally_domain::{DomainError, ValidationError};
 use tally_event_store::{AppendError, StoreError};
+use tally_platform::causes::Causes;
 use tally_platform::error::{ApiError, ErrorKind, FieldViolation};
 
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +85,8 @@ impl AppError {
     /// at the transport edge, once per request.
     pub fn log_if_internal(&self) {
         match self {
-            AppError::Store(e) if e.is_unavailable() => tracing::warn!(error = %e, "event store unavailable"),
-            AppError::Store(e) => tracing::error!(error = %e, "event store failure"),
+            AppError::Store(e) if e.is_unavailable() => tracing::warn!(error = %Causes(&e), "event store unavailable"),
+            AppError::Store(e) => tracing::error!(error = %Causes(&e), "event store failure"),
             AppError::Corrupt { stream_id, version, reason } => {
                 tracing::error!(stream_id, version, reason, "undecodable stored event")
             }

@@ -22,6 +22,7 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+use tally_platform::causes::Causes;
 use tally_platform::error::{ApiError, PROBLEM_BASE};
 
 use super::{
@@ -99,7 +100,7 @@ fn json_line(value: &impl Serialize) -> Bytes {
             Bytes::from(line)
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot serialise a stream item");
+            tracing::error!(error = %Causes(&e), "cannot serialise a stream item");
             json_line(&json!({"error": problem(&ApiError::internal())}))
         }
     }

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, pin::pin};
 use chrono::NaiveDate;
 use deadpool_postgres::Transaction;
 use tally_domain::sessions::{Session, VisitorDay};
+use tally_platform::causes::Causes;
 use tokio_postgres::{
     binary_copy::BinaryCopyInWriter,
     types::{Json, ToSql, Type},
@@ -242,7 +243,7 @@ impl Bulk {
         for row in rows {
             // As the live path's load: a state this release cannot read starts afresh.
             let state = state::decode(row.get(3)).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "starting a visitor-day afresh: its stored state does not read");
+                tracing::warn!(error = %Causes(&e), "starting a visitor-day afresh: its stored state does not read");
                 VisitorDay::default()
             });
             let day = Day { state, last_position: row.get(4), dirty: true };

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use deadpool_postgres::Transaction;
 use tally_domain::sessions::Rules;
+use tally_platform::causes::Causes;
 
 use crate::{error::is_transient, fold::Verdict, project::Sharing};
 pub use decode::AnalyticsEvent;
@@ -54,7 +55,7 @@ pub async fn project_with_fallback(
     match in_savepoint(tx, statements, rules, events, sharing).await {
         Ok(v) => return Ok(v),
         Err(e) if is_transient(&e) => return Err(e),
-        Err(e) => tracing::warn!(error = %e, "analytics batch refused by the database; projecting one by one"),
+        Err(e) => tracing::warn!(error = %Causes(&e), "analytics batch refused by the database; projecting one by one"),
     }
     let mut verdicts = Vec::with_capacity(events.len());
     for event in events {

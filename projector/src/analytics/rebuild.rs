@@ -12,6 +12,7 @@ use std::{fmt, time::Instant};
 use deadpool_postgres::Pool;
 use tally_domain::sessions::Rules;
 use tally_event_store::reader;
+use tally_platform::causes::Causes;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -167,7 +168,7 @@ async fn fill_verify_switch(
         Err(Failure::Failed(e)) => return Err(e),
         Err(Failure::Refused(e, written)) => {
             tracing::warn!(
-                error = %e,
+                error = %Causes(&e),
                 "the read DB refused a bulk write; rebuilding page by page through the live path to find the culprits"
             );
             {

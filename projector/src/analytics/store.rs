@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Transaction;
 use tally_domain::sessions::{Session, VisitorDay};
+use tally_platform::causes::Causes;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
@@ -112,7 +113,7 @@ impl AnalyticsStatements {
             // A state this release cannot read is rebuilt from nothing rather
             // than failing every later event of the visitor-day.
             let state = state::decode(row.get(3)).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "starting a visitor-day afresh: its stored state does not read");
+                tracing::warn!(error = %Causes(&e), "starting a visitor-day afresh: its stored state does not read");
                 VisitorDay::default()
             });
             fold.days

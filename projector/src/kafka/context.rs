@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Pool;
+use tally_platform::causes::Causes;
 use tally_streaming::rdkafka::{
     ClientContext, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol},
@@ -70,7 +71,7 @@ impl ConsumerContext for ProjectorContext {
                 Err(e) => {
                     // Taking partitions we cannot position would replay them
                     // from the start; decline them and let the group retry.
-                    tracing::error!(error = %e, "cannot read stored offsets; declining the assignment");
+                    tracing::error!(error = %Causes(&e), "cannot read stored offsets; declining the assignment");
                     if cooperative { Ok(()) } else { consumer.unassign() }
                 }
             },
@@ -84,7 +85,7 @@ impl ConsumerContext for ProjectorContext {
             }
         };
         if let Err(e) = result {
-            tracing::error!(error = %e, "applying the rebalance failed");
+            tracing::error!(error = %Causes(&e), "applying the rebalance failed");
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use tally_platform::causes::Causes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -71,7 +72,7 @@ pub async fn run_lane(
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "applying a batch failed; retrying");
+                    tracing::error!(error = %Causes(&e), "applying a batch failed; retrying");
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(RETRY_DELAY) => {}

@@ -19,6 +19,7 @@ mod record;
 
 use std::{sync::Arc, time::Duration};
 
+use tally_platform::causes::Causes;
 use tally_streaming::{
     admin::partition_count,
     config::{ConsumerOptions, consumer_config},
@@ -76,7 +77,7 @@ pub async fn run(
         match partitions(&consumer, &kafka.topics).await {
             Ok(found) => break found,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the topics' partitions yet; retrying");
+                tracing::warn!(error = %Causes(&e), "cannot read the topics' partitions yet; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(RETRY_DELAY) => {}
@@ -128,7 +129,7 @@ pub async fn run(
     drop(inboxes);
     while let Some(joined) = lanes.join_next().await {
         if let Err(e) = joined {
-            tracing::error!(error = %e, "a projector lane failed");
+            tracing::error!(error = %Causes(&e), "a projector lane failed");
         }
     }
     if kafka.assignment == Assignment::Group {
@@ -147,7 +148,7 @@ async fn read_into_lanes(consumer: &Projector, inboxes: &[mpsc::Sender<Message>]
             got = consumer.recv() => match got {
                 Ok(record) => record::to_message(&record),
                 Err(e) => {
-                    tracing::warn!(error = %e, "kafka consumer error");
+                    tracing::warn!(error = %Causes(&e), "kafka consumer error");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -173,12 +174,12 @@ fn mirror_offsets(consumer: &Projector, batch: &[Message]) {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), offset) in next {
         if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
-            tracing::warn!(error = %e, topic, partition, "cannot build the offsets to mirror to Kafka");
+            tracing::warn!(error = %Causes(&e), topic, partition, "cannot build the offsets to mirror to Kafka");
             return;
         }
     }
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-        tracing::warn!(error = %e, "mirroring offsets to Kafka failed (the read DB has them)");
+        tracing::warn!(error = %Causes(&e), "mirroring offsets to Kafka failed (the read DB has them)");
     }
 }
 

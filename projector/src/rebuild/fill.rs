@@ -20,6 +20,7 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Pool;
 use tally_event_store::reader;
+use tally_platform::causes::Causes;
 use uuid::Uuid;
 
 use crate::{
@@ -283,7 +284,7 @@ impl<'a> Filler<'a> {
             Err(e) if is_transient(&e) => return Err(e.into()),
             Err(e) => {
                 tracing::warn!(
-                    error = %e,
+                    error = %Causes(&e),
                     after = self.flushed_through,
                     through = self.through,
                     "the read DB refused a bulk write; replaying its events page by page to find the culprits"

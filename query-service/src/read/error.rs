@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tally_platform::causes::Causes;
 use tally_platform::error::{ApiError, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,8 +42,8 @@ impl ReadError {
     /// at the transport edge, once per request.
     pub fn log_if_internal(&self) {
         match self {
-            ReadError::Pool(e) => tracing::warn!(error = %e, "read DB unavailable"),
-            ReadError::Query(e) => tracing::error!(error = %e, "read-DB query failed"),
+            ReadError::Pool(e) => tracing::warn!(error = %Causes(&e), "read DB unavailable"),
+            ReadError::Query(e) => tracing::error!(error = %Causes(&e), "read-DB query failed"),
             ReadError::Decode(reason) => tracing::error!(reason, "read-DB row does not decode"),
             ReadError::DispatcherStopped => tracing::error!("the profile lookup dispatcher stopped"),
             // Refusals are logged (at debug, without secrets) where they are decided.

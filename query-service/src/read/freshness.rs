@@ -21,6 +21,7 @@ use std::{
 };
 
 use deadpool_postgres::Pool;
+use tally_platform::causes::Causes;
 use tokio::{
     sync::{Notify, watch},
     task::JoinHandle,
@@ -141,7 +142,7 @@ async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
                 inner.latest.send_replace(position);
             }
             // Waiters time out with their own deadline; the next tick retries.
-            Err(e) => tracing::warn!(error = %e, "cannot read the projected position"),
+            Err(e) => tracing::warn!(error = %Causes(&e), "cannot read the projected position"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -4,6 +4,7 @@
 use std::{net::IpAddr, path::Path, sync::Arc};
 
 use maxminddb::{Reader, geoip2};
+use tally_platform::causes::Causes;
 
 /// A loaded database; cheap to clone.
 #[derive(Clone)]
@@ -26,7 +27,7 @@ impl CountryDb {
             Ok(Some(record)) => record.country.iso_code.unwrap_or_default().to_owned(),
             Ok(None) => String::new(),
             Err(e) => {
-                tracing::debug!(error = %e, "country lookup failed");
+                tracing::debug!(error = %Causes(&e), "country lookup failed");
                 String::new()
             }
         }

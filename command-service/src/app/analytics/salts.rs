@@ -12,6 +12,7 @@ use quick_cache::sync::Cache;
 use rand::RngCore as _;
 use tally_domain::analytics::{SALT_LEN, Salt};
 use tally_event_store::{StoreError, salts};
+use tally_platform::causes::Causes;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -80,9 +81,9 @@ pub async fn destroy_expired_loop(pool: Pool, stop: CancellationToken) {
             Ok(client) => match salts::destroy_expired(&client).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(destroyed = n, "destroyed expired visitor salts"),
-                Err(e) => tracing::warn!(error = %e, "destroying expired salts failed; will retry"),
+                Err(e) => tracing::warn!(error = %Causes(&e), "destroying expired salts failed; will retry"),
             },
-            Err(e) => tracing::warn!(error = %e, "salt maintenance could not get a connection"),
+            Err(e) => tracing::warn!(error = %Causes(&e), "salt maintenance could not get a connection"),
         }
         tokio::select! {
             _ = stop.cancelled() => return,

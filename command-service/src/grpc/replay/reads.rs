@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tally_event_store::{RecordedEvent, StoreError, reader, tail::Listener};
+use tally_platform::causes::Causes;
 use tally_platform::error::{ApiError, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
@@ -86,7 +87,7 @@ impl EventReads {
 pub(super) fn store_failed(e: StoreError) -> ApiError {
     match e {
         e if e.is_unavailable() => {
-            tracing::warn!(error = %e, "event store read failed");
+            tracing::warn!(error = %Causes(&e), "event store read failed");
             ApiError::new(ErrorKind::Unavailable, "the event store is unavailable; retry shortly")
                 .with_retry_after(Duration::from_secs(1))
         }
