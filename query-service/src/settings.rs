@@ -46,7 +46,7 @@ pub struct Settings {
 }
 
 /// How concurrent GetProfile lookups by id share statements (see `read/batch.rs`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 pub struct CoalescingSettings {
     /// Lookup statements in flight at once. While all are busy, lookups queue and the next
     /// statement takes them together: fewer makes bigger batches (less read-DB and socket work

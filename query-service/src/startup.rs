@@ -15,7 +15,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     grpc::QueryGrpc,
-    read::{BatchLimits, Freshness, Reads},
+    read::{Freshness, Reads},
     rest,
     settings::Settings,
 };
@@ -56,9 +56,7 @@ impl App {
         let stop_poller = CancellationToken::new();
         let (freshness, poller) =
             Freshness::spawn(pool.clone(), ryw.projector_consumer.clone(), ryw.poll_interval_ms, stop_poller.clone());
-        let batching =
-            BatchLimits { slots: settings.coalescing.statements_in_flight, max_batch: settings.coalescing.max_ids };
-        let reads = Reads::new(pool, freshness, ryw.max_wait_ms, batching);
+        let reads = Reads::new(pool, freshness, ryw.max_wait_ms, settings.coalescing);
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<QueryServer>().await;

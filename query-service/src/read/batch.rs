@@ -6,8 +6,8 @@
 //! `WHERE id = ANY($1)`. It never waits for a batch to fill: a lookup that finds a free slot
 //! goes out at once, alone, so an idle service answers as fast as before; only while every
 //! slot has a statement in flight do lookups pile up, and the next statement takes them all.
-//! This is the dataloader pattern; the number of statements in flight (`slots`) is what makes
-//! batches form, and `max_batch` bounds one statement's size.
+//! This is the dataloader pattern; the number of statements in flight is what makes batches
+//! form, and `max_ids` bounds one statement's size (both in `[coalescing]`).
 //!
 //! Only reads without `min_position` come here: a read-your-writes read needs the projected
 //! position from its own snapshot (see `sql.rs`).
@@ -20,6 +20,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{ProfileRecord, ReadError};
+use crate::settings::CoalescingSettings;
 
 /// A caller's answer: the profile, `None` when no row has the id, or the batch's failure.
 type Answer = Result<Option<ProfileRecord>, Arc<ReadError>>;
@@ -27,15 +28,6 @@ type Answer = Result<Option<ProfileRecord>, Arc<ReadError>>;
 struct Lookup {
     id: Uuid,
     reply: oneshot::Sender<Answer>,
-}
-
-/// How lookups are grouped.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchLimits {
-    /// Statements in flight at once; while all are busy, lookups queue and form the next batch.
-    pub slots: usize,
-    /// Ids in one statement at most.
-    pub max_batch: usize,
 }
 
 /// The handle callers use; cheap to clone. The dispatcher ends when the last handle is dropped.
@@ -47,7 +39,7 @@ pub struct ProfileBatcher {
 impl ProfileBatcher {
     /// Starts the dispatcher on the current Tokio runtime. `sql` selects the profile columns
     /// `WHERE id = ANY($1)`.
-    pub fn start(pool: Pool, sql: String, limits: BatchLimits) -> Self {
+    pub fn start(pool: Pool, sql: String, limits: CoalescingSettings) -> Self {
         // Unbounded is safe here: every lookup is a request the server has accepted and is
         // awaiting, so the queue never holds more than the requests in flight.
         let (queue, rx) = mpsc::unbounded_channel();
@@ -67,9 +59,10 @@ impl ProfileBatcher {
     }
 }
 
-async fn dispatch(mut rx: mpsc::UnboundedReceiver<Lookup>, pool: Pool, sql: Arc<str>, limits: BatchLimits) {
-    let slots = Arc::new(Semaphore::new(limits.slots.max(1)));
-    let max_batch = limits.max_batch.max(1);
+async fn dispatch(mut rx: mpsc::UnboundedReceiver<Lookup>, pool: Pool, sql: Arc<str>, limits: CoalescingSettings) {
+    // Settings are at least 1 when loaded; a struct built in code could still say 0.
+    let slots = Arc::new(Semaphore::new(limits.statements_in_flight.max(1)));
+    let max_batch = limits.max_ids.max(1);
     loop {
         // Taking the slot before the first lookup is what lets lookups queue while all
         // statements are busy.

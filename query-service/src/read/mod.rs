@@ -19,7 +19,6 @@ use tokio::time::Instant;
 use tokio_postgres::{Row, types::ToSql};
 use uuid::Uuid;
 
-pub use batch::BatchLimits;
 use batch::ProfileBatcher;
 pub use cursor::Cursor;
 pub use error::ReadError;
@@ -27,6 +26,8 @@ pub use freshness::Freshness;
 pub use model::{ProfileRecord, SiteRecord, SiteSummary};
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest, ProfilePage};
 use sql::{Queries, Read};
+
+use crate::settings::CoalescingSettings;
 
 /// Every read the service offers; cheap to clone.
 #[derive(Clone)]
@@ -46,7 +47,7 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 impl Reads {
     /// Starts the lookup dispatcher, so it must run inside a Tokio runtime.
-    pub fn new(pool: Pool, freshness: Freshness, max_wait: Duration, batching: BatchLimits) -> Self {
+    pub fn new(pool: Pool, freshness: Freshness, max_wait: Duration, batching: CoalescingSettings) -> Self {
         let queries = Queries::new();
         let profiles_by_id = ProfileBatcher::start(pool.clone(), queries.profiles_by_ids.clone(), batching);
         Self { inner: Arc::new(Inner { pool, profiles_by_id, queries, freshness, max_wait }) }
