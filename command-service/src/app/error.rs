@@ -2,8 +2,10 @@
 
 use tally_domain::{DomainError, ValidationError};
 use tally_event_store::{AppendError, StoreError};
-use tally_platform::causes::Causes;
-use tally_platform::error::{ApiError, ErrorKind, FieldViolation};
+use tally_platform::{
+    causes::Causes,
+    error::{ApiError, ErrorKind, FieldViolation},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

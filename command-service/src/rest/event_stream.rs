@@ -22,8 +22,10 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
-use tally_platform::causes::Causes;
-use tally_platform::error::{ApiError, PROBLEM_BASE};
+use tally_platform::{
+    causes::Causes,
+    error::{ApiError, PROBLEM_BASE},
+};
 
 use super::{
     event_view::{CaughtUpView, EventView},

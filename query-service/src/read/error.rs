@@ -2,8 +2,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tally_platform::causes::Causes;
-use tally_platform::error::{ApiError, ErrorKind};
+use tally_platform::{
+    causes::Causes,
+    error::{ApiError, ErrorKind},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tally_event_store::{RecordedEvent, StoreError, reader, tail::Listener};
-use tally_platform::causes::Causes;
-use tally_platform::error::{ApiError, ErrorKind};
+use tally_platform::{
+    causes::Causes,
+    error::{ApiError, ErrorKind},
+};
 use tokio_util::sync::CancellationToken;
 
 use super::params::StreamId;
