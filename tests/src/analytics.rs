@@ -46,46 +46,33 @@ pub async fn register_site(base: &str, domain: &str, time_zone: &str) -> String 
 /// Issues a read key for `site` through the command-service (with the admin token); returns
 /// the bearer token and its event's position (ask with at least that `min_position`).
 pub async fn issue_read_key(base: &str, site: &str) -> (String, u64) {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/v1/sites/{site}/read-keys"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"label": "tests"}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let key: Value = resp.json().await.unwrap();
-    assert_eq!(status, 201, "issuing a read key: {key}");
+    let request =
+        reqwest::Client::new().post(format!("{base}/v1/sites/{site}/read-keys")).json(&json!({"label": "tests"}));
+    let key = as_admin(request, 201, "issuing a read key").await;
     (key["token"].as_str().unwrap().to_owned(), key["result"]["global_position"].as_u64().unwrap())
 }
 
 /// `DELETE /v1/sites/{site}/read-keys/{key_id}` with the admin token; returns the position of
 /// the revocation.
 pub async fn revoke_read_key(base: &str, site: &str, key_id: &str) -> u64 {
-    let resp = reqwest::Client::new()
-        .delete(format!("{base}/v1/sites/{site}/read-keys/{key_id}"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(status, 200, "revoking a read key: {body}");
+    let request = reqwest::Client::new().delete(format!("{base}/v1/sites/{site}/read-keys/{key_id}"));
+    let body = as_admin(request, 200, "revoking a read key").await;
     body["result"]["global_position"].as_u64().unwrap()
 }
 
 /// `POST /v1/import/events` with the admin token; returns the per-line answer.
 pub async fn import_lines(http: &reqwest::Client, base: &str, lines: &[Value]) -> Value {
-    let resp = http
-        .post(format!("{base}/v1/import/events"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({ "lines": lines }))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
+    let request = http.post(format!("{base}/v1/import/events")).json(&json!({ "lines": lines }));
+    as_admin(request, 200, "import").await
+}
+
+/// Sends `request` with the admin token and returns its JSON body, which `what` must have
+/// answered with `status`.
+async fn as_admin(request: reqwest::RequestBuilder, status: u16, what: &str) -> Value {
+    let resp = request.bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let answered = resp.status();
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(status, 200, "import: {body}");
+    assert_eq!(answered, status, "{what}: {body}");
     body
 }
 
