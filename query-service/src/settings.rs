@@ -118,4 +118,15 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
         assert!(err.contains("poll_interval_ms"), "error does not name the key: {err}");
     }
+
+    #[test]
+    fn no_statements_in_flight_is_rejected_by_name() {
+        let dir = std::env::temp_dir().join(format!("tally-query-coalescing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("q.toml");
+        std::fs::write(&file, "[coalescing]\nstatements_in_flight = 0\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        std::fs::remove_dir_all(dir).unwrap();
+        assert!(err.contains("coalescing.statements_in_flight"), "error does not name the key: {err}");
+    }
 }
