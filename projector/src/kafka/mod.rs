@@ -13,6 +13,7 @@
 //! partitions over pods, positioning each newly assigned partition at its
 //! stored offset in the rebalance callback ([`context`]).
 
+pub mod backlog;
 pub mod context;
 pub mod lanes;
 mod record;
@@ -28,7 +29,7 @@ use tally_streaming::{
         consumer::{CommitMode, Consumer, StreamConsumer},
     },
 };
-use tokio::{sync::mpsc, task::JoinSet};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -38,15 +39,14 @@ use crate::{
     offsets::{self, Progress},
     settings::{Assignment, Settings},
 };
+use backlog::{Backlog, Pushed};
 use context::{ProjectorContext, position_at_stored_offsets};
-use lanes::{BatchShape, Router, run_lane};
+use lanes::{BatchShape, run_lane};
 
 type Projector = StreamConsumer<ProjectorContext>;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const RETRY_DELAY: Duration = Duration::from_secs(1);
-/// Records queued per lane at most.
-const LANE_QUEUE: usize = 1_000;
 
 /// Consumes until `shutdown`, finishing the batch in flight.
 #[tracing::instrument(skip_all, fields(consumer = %applier.consumer(), assignment = ?settings.kafka.assignment))]
@@ -108,25 +108,21 @@ pub async fn run(
     }
 
     let shape = BatchShape { max_events: settings.batch.max_events.max(1), max_wait: settings.batch.max_wait() };
+    // A full batch queued for every lane on top of the one it applies, so a
+    // lane that commits finds its next batch waiting. Bounded, as records in
+    // memory are the projector's footprint.
+    let backlog = Arc::new(Backlog::new(shape, settings.batch.lanes * shape.max_events / 2));
     let mut lanes = JoinSet::new();
-    let mut inboxes = Vec::with_capacity(settings.batch.lanes);
     for _ in 0..settings.batch.lanes {
-        // Slack for the lane's next batch to start from while it applies one (it
-        // tops up within max_wait); a slow lane holds the reader up only once its
-        // own queue is full. Bounded, as records in memory are the projector's
-        // footprint.
-        let (tx, rx) = mpsc::channel(shape.max_events.min(LANE_QUEUE));
-        inboxes.push(tx);
         let mirror = consumer.clone();
-        lanes.spawn(run_lane(applier.clone(), rx, shape, shutdown.clone(), move |batch: &[Message]| {
+        lanes.spawn(run_lane(applier.clone(), backlog.clone(), shutdown.clone(), move |batch: &[Message]| {
             mirror_offsets(&mirror, batch)
         }));
     }
-    tracing::info!(lanes = inboxes.len(), "applying partitions in parallel lanes");
-    read_into_lanes(&consumer, &inboxes, &shutdown).await;
+    tracing::info!(lanes = settings.batch.lanes, "applying partitions in parallel lanes");
+    read_into_backlog(&consumer, &backlog, &shutdown).await;
     // The lanes finish the batch in flight; what is still queued is read
     // again from the stored offsets next time.
-    drop(inboxes);
     while let Some(joined) = lanes.join_next().await {
         if let Err(e) = joined {
             tracing::error!(error = %Causes(&e), "a projector lane failed");
@@ -139,9 +135,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Hands every record to its partition's lane until `shutdown` fires.
-async fn read_into_lanes(consumer: &Projector, inboxes: &[mpsc::Sender<Message>], shutdown: &CancellationToken) {
-    let mut router = Router::new(inboxes.len());
+/// Hands every record to the backlog until `shutdown` fires.
+async fn read_into_backlog(consumer: &Projector, backlog: &Backlog, shutdown: &CancellationToken) {
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -154,11 +149,14 @@ async fn read_into_lanes(consumer: &Projector, inboxes: &[mpsc::Sender<Message>]
                 }
             },
         };
-        let lane = router.lane(&message.source.topic, message.source.partition);
-        tokio::select! {
+        let pushed = tokio::select! {
             _ = shutdown.cancelled() => return,
-            sent = inboxes[lane].send(message) => if sent.is_err() { return },
+            pushed = backlog.push(message) => pushed,
+        };
+        if pushed == Pushed::Stale {
+            metrics::counter!("projector_records_dropped_as_queued_total").increment(1);
         }
+        metrics::gauge!("projector_backlog_records").set(backlog.queued() as f64);
     }
 }
 
