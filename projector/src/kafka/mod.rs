@@ -108,9 +108,10 @@ pub async fn run(
     }
 
     let shape = BatchShape { max_events: settings.batch.max_events.max(1), max_wait: settings.batch.max_wait() };
-    // A full batch queued for every lane on top of the one it applies, so a
-    // lane that commits finds its next batch waiting. Bounded, as records in
-    // memory are the projector's footprint.
+    // Half a batch per lane queued on top of the batches being applied: a lane
+    // that commits starts its next batch from what is queued and tops it up
+    // within max_wait. Twice that was no faster and peaked 20 MiB higher
+    // (docs/benchmarks.md, "ingest"); records in memory are the footprint.
     let backlog = Arc::new(Backlog::new(shape, settings.batch.lanes * shape.max_events / 2));
     let mut lanes = JoinSet::new();
     for _ in 0..settings.batch.lanes {
