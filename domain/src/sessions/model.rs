@@ -254,20 +254,22 @@ impl VisitorDay {
     /// Applies the visitor's next event and returns the signed deltas.
     pub fn step(&mut self, rules: &Rules, hit: &Hit) -> Vec<Delta> {
         let mut deltas = Vec::new();
-        self.step_into(rules, hit, &mut |bucket, dim, value, metric, amount| {
-            deltas.push(Delta::new(bucket, dim, value, metric, amount));
+        self.step_into(rules, hit, &mut |bucket, dim, value, row: &[(Metric, i64)]| {
+            deltas.extend(row.iter().map(|&(metric, amount)| Delta::new(bucket, dim, value, metric, amount)));
         });
         deltas
     }
 
-    /// Like [`VisitorDay::step`], but hands each non-zero delta to `sink`
-    /// instead of allocating it (the projector's hot path), and returns the
-    /// session the event closed, if it started a new one.
+    /// Like [`VisitorDay::step`], but hands the non-zero deltas to `sink`
+    /// instead of allocating them (the projector's hot path), a row's at a time
+    /// (bucket, dimension, value and its `(metric, amount)` pairs, never empty):
+    /// the sink finds each row once, not once per metric. Returns the session the
+    /// event closed, if it started a new one.
     pub fn step_into(
         &mut self,
         rules: &Rules,
         hit: &Hit,
-        sink: &mut impl FnMut(Bucket, Dim, &str, Metric, i64),
+        sink: &mut impl FnMut(Bucket, Dim, &str, &[(Metric, i64)]),
     ) -> Option<Session> {
         let own = hit.bucket();
         // Clamp: an event older than the session's last one joins it and
@@ -314,12 +316,16 @@ impl VisitorDay {
         // new row gets the whole contribution, the old exit row loses it.
         let (bounce, duration) = (i64::from(session.is_bounce()), session.duration_ms());
         let mut emit = |dim: Dim, value: &str, visits: i64, bounces: i64, duration_ms: i64| {
-            for (metric, amount) in
-                [(Metric::Visits, visits), (Metric::Bounces, bounces), (Metric::DurationMs, duration_ms)]
-            {
-                if amount != 0 {
-                    sink(session.start, dim, value, metric, amount);
+            let mut row = [(Metric::Visits, visits), (Metric::Bounces, bounces), (Metric::DurationMs, duration_ms)];
+            let mut n = 0;
+            for i in 0..row.len() {
+                if row[i].1 != 0 {
+                    row[n] = row[i];
+                    n += 1;
                 }
+            }
+            if n > 0 {
+                sink(session.start, dim, value, &row[..n]);
             }
         };
         for_each_session_row(&session, |dim, value| {
@@ -348,30 +354,29 @@ impl VisitorDay {
         hit: &Hit,
         own: Bucket,
         session: &Session,
-        sink: &mut impl FnMut(Bucket, Dim, &str, Metric, i64),
+        sink: &mut impl FnMut(Bucket, Dim, &str, &[(Metric, i64)]),
     ) {
         let page = hit.is_pageview().then_some(hit.pathname.as_str());
+        let counted: &[(Metric, i64)] =
+            if page.is_some() { &[(Metric::Events, 1), (Metric::Pageviews, 1)] } else { &[(Metric::Events, 1)] };
         let attrs = session.attributes.dims();
         let rows = std::iter::once((Dim::Total, ""))
             .chain(attrs.iter().copied())
             .chain(page.map(|p| (Dim::Page, p)))
             .chain(std::iter::once((Dim::EventName, hit.name())));
         for (dim, value) in rows.clone() {
-            sink(own, dim, value, Metric::Events, 1);
-            if page.is_some() {
-                sink(own, dim, value, Metric::Pageviews, 1);
-            }
+            sink(own, dim, value, counted);
         }
         // The entry page row counts visitors (of sessions entering there)
         // but not events: those are in the event's own rows above.
         let entry = session.entry_page.as_deref().map(|e| (Dim::EntryPage, e));
         for (dim, value) in rows.chain(entry) {
             if self.seen.insert(dim, value) {
-                sink(own, dim, value, Metric::Visitors, 1);
+                sink(own, dim, value, &[(Metric::Visitors, 1)]);
             }
         }
         if self.seen.insert(Dim::Hour, HOURS[usize::from(own.hour)]) {
-            sink(own, Dim::Total, "", Metric::HourVisitors, 1);
+            sink(own, Dim::Total, "", &[(Metric::HourVisitors, 1)]);
         }
     }
 }

@@ -114,18 +114,28 @@ impl<'a> AnalyticsFold<'a> {
             return Verdict::Duplicate;
         }
         let (rollup, values) = (&mut self.rollup, &mut self.values);
-        let closed = day.state.step_into(rules, &e.hit, &mut |bucket, dim, value, metric, amount| {
-            let (dim, slot) = match (dim, metric) {
-                // Entry- and exit-page breakdowns are answered from the sessions (their rows
-                // would lack events), so their rows are not stored (an exit page moves with
-                // every pageview: two rows written per pageview for nobody). Only the entry
-                // visits are kept, on the page row.
-                (Dim::EntryPage, Metric::Visits) => (Dim::Page, ENTRIES),
-                (Dim::EntryPage | Dim::ExitPage, _) => return,
-                (dim, metric) => (dim, slot(metric)),
+        let closed = day.state.step_into(rules, &e.hit, &mut |bucket, dim, value, row| {
+            // Entry- and exit-page breakdowns are answered from the sessions (their rows
+            // would lack events), so their rows are not stored (an exit page moves with
+            // every pageview: two rows written per pageview for nobody). Only the entry
+            // visits are kept, on the page row.
+            let (dim, only) = match dim {
+                Dim::EntryPage => (Dim::Page, Some(Metric::Visits)),
+                Dim::ExitPage => return,
+                dim => (dim, None),
             };
+            if only.is_some_and(|m| !row.iter().any(|(metric, _)| *metric == m)) {
+                return;
+            }
             let k = (e.site_id, dim, bucket.date, rollup_hour(dim, bucket.hour), values.intern(value));
-            rollup.entry(k).or_default()[slot] += amount;
+            let counters = rollup.entry(k).or_default();
+            for &(metric, amount) in row {
+                match only {
+                    Some(m) if m == metric => counters[ENTRIES] += amount,
+                    Some(_) => {}
+                    None => counters[slot(metric)] += amount,
+                }
+            }
         });
         // A closed session untouched by this batch is already stored as it is.
         if let Some(closed) = closed.filter(|_| day.dirty) {
