@@ -33,7 +33,9 @@ fn isolation_measures_reads_idle_and_under_writes_on_both_sides() {
     let (own_max, own_rate) =
         (own["maximum"].as_f64().expect("own maximum"), own["write_rate"].as_f64().expect("rate"));
     let share = report["params"]["write_share"].as_f64().expect("share");
-    assert!(own_max > 0.0 && (own_rate - own_max * share).abs() < 1e-6, "offered its own share: {own}");
+    // A smoke run caps the rate (the run beside the rest of the suite is no measurement).
+    let cap = report["params"]["own_rate_cap"].as_f64().expect("the smoke's cap is reported");
+    assert!(own_max > 0.0 && (own_rate - (own_max * share).min(cap)).abs() < 1e-6, "offered its own share: {own}");
     assert!(own["loaded"]["reads"]["completed"].as_u64() > Some(0) && own["loaded"]["reads"]["errors"] == 0, "{own}");
     assert_eq!(own["loaded"]["writes"]["target_rate"].as_f64(), Some(own_rate), "{own}");
     assert!(own["loaded"]["writes"]["completed"].as_u64() > Some(0) && own["loaded"]["writes"]["errors"] == 0, "{own}");

@@ -26,6 +26,8 @@ pub struct Params {
     pub duration_secs: f64,
     pub warmup_ms: u128,
     pub profiles: u64,
+    /// The cap on the baseline's own-share write rate (smoke runs only).
+    pub own_rate_cap: Option<f64>,
 }
 
 /// One measured phase: the reads, the writes next to them (loaded only), the CPUs.
@@ -224,7 +226,8 @@ pub fn render(r: &IsolationReport) -> String {
         "{:>16}   loaded/idle read p99: {:.2}x, writes at {:.0}% of its own maximum of {:.0} commands/s",
         "",
         own.p99_ratio,
-        r.params.write_share * 100.0,
+        // The share offered: a smoke run caps it.
+        if own.maximum > 0.0 { own.write_rate / own.maximum * 100.0 } else { 0.0 },
         own.maximum
     );
     let names = r.tally.loaded.cpu.services.keys().cloned().collect::<Vec<_>>().join("+");
