@@ -108,25 +108,26 @@ mod tests {
         assert_eq!((s.coalescing.statements_in_flight, s.coalescing.max_ids), (2, 256));
     }
 
-    #[test]
-    fn a_zero_poll_interval_is_rejected_by_name() {
-        let dir = std::env::temp_dir().join(format!("tally-query-settings-{}", std::process::id()));
+    /// The error of loading `toml` as the settings file.
+    fn load_error(name: &str, toml: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("tally-query-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("q.toml");
-        std::fs::write(&file, "[read_your_writes]\npoll_interval_ms = 0\n").unwrap();
+        std::fs::write(&file, toml).unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         std::fs::remove_dir_all(dir).unwrap();
+        err
+    }
+
+    #[test]
+    fn a_zero_poll_interval_is_rejected_by_name() {
+        let err = load_error("poll", "[read_your_writes]\npoll_interval_ms = 0\n");
         assert!(err.contains("poll_interval_ms"), "error does not name the key: {err}");
     }
 
     #[test]
     fn no_statements_in_flight_is_rejected_by_name() {
-        let dir = std::env::temp_dir().join(format!("tally-query-coalescing-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("q.toml");
-        std::fs::write(&file, "[coalescing]\nstatements_in_flight = 0\n").unwrap();
-        let err = Settings::load(Some(&file)).unwrap_err().to_string();
-        std::fs::remove_dir_all(dir).unwrap();
+        let err = load_error("coalescing", "[coalescing]\nstatements_in_flight = 0\n");
         assert!(err.contains("coalescing.statements_in_flight"), "error does not name the key: {err}");
     }
 }
