@@ -18,8 +18,8 @@ use std::{sync::Arc, time::Duration};
 use tally_platform::causes::Causes;
 use tokio_util::sync::CancellationToken;
 
-use super::backlog::Backlog;
-use crate::{batch::Applier, message::Message};
+use super::backlog::{Backlog, Batch};
+use crate::batch::Applier;
 
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
@@ -37,14 +37,14 @@ pub async fn run_lane(
     applier: Arc<Applier>,
     backlog: Arc<Backlog>,
     shutdown: CancellationToken,
-    applied: impl Fn(&[Message]),
+    applied: impl Fn(&Batch),
 ) {
     while let Some(batch) = backlog.next_batch(&shutdown).await {
         loop {
             match applier.apply(&batch.records).await {
                 Ok(report) => {
                     tracing::debug!(?report, "batch applied");
-                    applied(&batch.records);
+                    applied(&batch);
                     break;
                 }
                 Err(e) => {

@@ -35,11 +35,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     ProjectorError,
     batch::Applier,
-    message::Message,
     offsets::{self, Progress},
     settings::{Assignment, Settings},
 };
-use backlog::{Backlog, Pushed};
+use backlog::{Backlog, Batch, Pushed};
 use context::{ProjectorContext, position_at_stored_offsets};
 use lanes::{BatchShape, run_lane};
 
@@ -116,7 +115,7 @@ pub async fn run(
     let mut lanes = JoinSet::new();
     for _ in 0..settings.batch.lanes {
         let mirror = consumer.clone();
-        lanes.spawn(run_lane(applier.clone(), backlog.clone(), shutdown.clone(), move |batch: &[Message]| {
+        lanes.spawn(run_lane(applier.clone(), backlog.clone(), shutdown.clone(), move |batch: &Batch| {
             mirror_offsets(&mirror, batch)
         }));
     }
@@ -161,21 +160,17 @@ async fn read_into_backlog(consumer: &Projector, backlog: &Backlog, shutdown: &C
     }
 }
 
-/// Tells Kafka how far the group got (the next offset per partition), so tools
-/// outside the read DB see the lag. Best effort: a failure only makes that
-/// view stale, never the projection, so it is logged and not retried.
-fn mirror_offsets(consumer: &Projector, batch: &[Message]) {
-    let mut next = std::collections::BTreeMap::new();
-    for m in batch {
-        let at = next.entry((m.source.topic.as_str(), m.source.partition)).or_insert(0);
-        *at = (*at).max(m.source.offset + 1);
-    }
+/// Tells Kafka how far the group got (the offset after the batch's last), so
+/// tools outside the read DB see the lag. Best effort: a failure only makes
+/// that view stale, never the projection, so it is logged and not retried.
+fn mirror_offsets(consumer: &Projector, batch: &Batch) {
+    // A batch is one partition's records in offset order.
+    let Some(last) = batch.records.last() else { return };
+    let (topic, partition) = (&batch.partition.0, batch.partition.1);
     let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), offset) in next {
-        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset)) {
-            tracing::warn!(error = %Causes(&e), topic, partition, "cannot build the offsets to mirror to Kafka");
-            return;
-        }
+    if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(last.source.offset + 1)) {
+        tracing::warn!(error = %Causes(&e), topic, partition, "cannot build the offsets to mirror to Kafka");
+        return;
     }
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
         tracing::warn!(error = %Causes(&e), "mirroring offsets to Kafka failed (the read DB has them)");
