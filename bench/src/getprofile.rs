@@ -15,6 +15,7 @@ use tally_proto::v1::query_service_client::QueryServiceClient;
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::http1::Http1;
 use crate::latency::{Latencies, LatencySummary};
 use crate::progress::Live;
 use crate::seed;
@@ -92,8 +93,30 @@ impl ReadLoad {
         let mut tasks = JoinSet::new();
         for i in 0..self.concurrency {
             let client = QueryServiceClient::new(channels[i as usize % channels.len()].clone());
-            tasks.spawn(drive(client, *self, window, stop.clone(), live.clone()));
+            tasks.spawn(drive(Reader::Grpc(client), *self, window, stop.clone(), live.clone()));
         }
+        self.collect(tasks, window).await
+    }
+
+    /// The same load as `GET /v1/profiles/{id}` (REST/JSON), one keep-alive HTTP/1.1
+    /// connection per request in flight: HTTP/1.1 has no multiplexing, so a browser or a
+    /// backend's pool holds as many connections as it has requests outstanding.
+    pub async fn run_rest(
+        &self,
+        base: &str,
+        window: Window,
+        stop: Arc<AtomicBool>,
+        live: Arc<Live>,
+    ) -> anyhow::Result<ReadResult> {
+        let mut tasks = JoinSet::new();
+        for _ in 0..self.concurrency {
+            let reader = Reader::Rest(Http1::new(base, self.timeout)?);
+            tasks.spawn(drive(reader, *self, window, stop.clone(), live.clone()));
+        }
+        Ok(self.collect(tasks, window).await)
+    }
+
+    async fn collect(&self, mut tasks: JoinSet<Outcome>, window: Window) -> ReadResult {
         let mut all = Outcome::default();
         while let Some(done) = tasks.join_next().await {
             // A panicked task is a bug in this program; count it rather than lose the run.
@@ -127,13 +150,40 @@ impl ReadLoad {
     }
 }
 
-async fn drive(
-    mut client: QueryServiceClient<Channel>,
-    load: ReadLoad,
-    window: Window,
-    stop: Arc<AtomicBool>,
-    live: Arc<Live>,
-) -> Outcome {
+enum Reader {
+    Grpc(QueryServiceClient<Channel>),
+    Rest(Http1),
+}
+
+impl Reader {
+    /// Fetches profile `id`; `Err((kind, detail))` for anything but that profile.
+    async fn get(&mut self, id: &str) -> Result<(), (String, String)> {
+        let got = match self {
+            Self::Grpc(client) => {
+                let request = GetProfileRequest { id: id.to_owned(), min_position: None };
+                match client.get_profile(request).await {
+                    Ok(profile) => profile.into_inner().id,
+                    Err(status) => return Err((format!("grpc {:?}", status.code()), status.message().to_owned())),
+                }
+            }
+            Self::Rest(http) => {
+                let (status, body) =
+                    http.get(&format!("/v1/profiles/{id}")).await.map_err(|e| ("transport".to_owned(), e))?;
+                if !status.is_success() {
+                    return Err((format!("http {}", status.as_u16()), String::from_utf8_lossy(&body).into_owned()));
+                }
+                #[derive(serde::Deserialize)]
+                struct Answer {
+                    id: String,
+                }
+                serde_json::from_slice::<Answer>(&body).map_err(|e| ("unexpected answer".to_owned(), e.to_string()))?.id
+            }
+        };
+        if got == id { Ok(()) } else { Err(("wrong profile".to_owned(), format!("asked {id}, got {got}"))) }
+    }
+}
+
+async fn drive(mut reader: Reader, load: ReadLoad, window: Window, stop: Arc<AtomicBool>, live: Arc<Live>) -> Outcome {
     let mut out = Outcome::default();
     let mut last_answer = Instant::now();
     let mut pace = load.pace.map(|every| {
@@ -148,13 +198,11 @@ async fn drive(
         let n = rand::random_range(1..=load.profiles);
         let id = seed::profile_id(n).to_string();
         let started = Instant::now();
-        let request = GetProfileRequest { id: id.clone(), min_position: None };
-        let result = tokio::time::timeout(load.timeout, client.get_profile(request)).await;
+        let result = tokio::time::timeout(load.timeout, reader.get(&id)).await;
         let done = Instant::now();
         let error = match result {
-            Ok(Ok(profile)) if profile.get_ref().id == id => None,
-            Ok(Ok(profile)) => Some(("wrong profile".to_owned(), format!("asked {id}, got {}", profile.get_ref().id))),
-            Ok(Err(status)) => Some((format!("grpc {:?}", status.code()), status.message().to_owned())),
+            Ok(Ok(())) => None,
+            Ok(Err(failed)) => Some(failed),
             Err(_) => Some(("timeout".to_owned(), format!("no answer within {:?}", load.timeout))),
         };
         match error {

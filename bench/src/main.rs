@@ -29,6 +29,7 @@ mod cpu;
 mod footprint;
 mod getprofile;
 mod growth;
+mod http1;
 mod ingest;
 mod isolation;
 mod lag;

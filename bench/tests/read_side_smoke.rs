@@ -9,7 +9,7 @@ mod support;
 use support::smoke;
 
 #[test]
-fn reads_compares_getprofile_with_pgbench_on_the_projected_table() {
+fn reads_compares_grpc_and_rest_profile_reads_with_pgbench_on_the_projected_table() {
     let (report, stdout) = smoke("reads");
     assert_eq!(report["projected"]["events"], report["seeded"]["events"], "{report}");
     let rows = report["rows"].as_array().expect("rows");
@@ -17,8 +17,13 @@ fn reads_compares_getprofile_with_pgbench_on_the_projected_table() {
     for row in rows {
         assert!(row["baseline"]["transactions"].as_u64() > Some(0), "{row}");
         assert_eq!(row["baseline"]["failed"], 0, "{row}");
-        assert!(row["tally"]["requests"].as_u64() > Some(0), "{row}");
-        assert_eq!(row["tally"]["errors"], 0, "{row}");
+        let runs = row["tally"].as_array().expect("one run per transport");
+        let transports: Vec<_> = runs.iter().map(|run| run["transport"].as_str().unwrap_or("?")).collect();
+        assert_eq!(transports, ["grpc", "rest"], "both transports are measured: {row}");
+        for run in runs {
+            assert!(run["result"]["requests"].as_u64() > Some(0), "{run}");
+            assert_eq!(run["result"]["errors"], 0, "{run}");
+        }
     }
     assert!(stdout.contains("tally/pgbench"), "the table is printed:\n{stdout}");
 }

@@ -19,7 +19,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::binaries::ReadSide;
-use crate::cli::Common;
+use crate::cli::{Common, Transport};
 use crate::cluster;
 use crate::cpu::Watch;
 use crate::getprofile::ReadLoad;
@@ -28,7 +28,7 @@ use crate::processes;
 use crate::progress::{Live, Progress};
 use crate::seed;
 use crate::window::{self, Window};
-pub use report::{ReadsReport, Row};
+pub use report::{ReadsReport, Row, TallyRun};
 
 pub const WRITE_DB: &str = "tally_write";
 pub const READ_DB: &str = "tally_read";
@@ -55,9 +55,15 @@ pub struct ReadsArgs {
     #[arg(long, value_delimiter = ',', default_value = "8,32,64")]
     pub concurrency: Vec<u32>,
 
-    /// HTTP/2 connections the in-flight requests share.
-    #[arg(long, default_value_t = 4)]
+    /// HTTP/2 connections the in-flight gRPC requests share (at most one per request in
+    /// flight). REST holds one HTTP/1.1 connection per request in flight.
+    #[arg(long, default_value_t = 16)]
     pub connections: u32,
+
+    /// How the load reaches the service, comma separated; each is measured at every level:
+    /// gRPC `GetProfile`, and REST `GET /v1/profiles/{id}`.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "grpc,rest")]
+    pub transport: Vec<Transport>,
 
     /// Measured seconds per level and side (after the warm-up).
     #[arg(long, default_value_t = 10)]
@@ -84,6 +90,7 @@ struct Plan {
     updates: u32,
     concurrency: Vec<u32>,
     connections: u32,
+    transports: Vec<Transport>,
     duration: Duration,
     warmup: Duration,
 }
@@ -96,6 +103,7 @@ impl ReadsArgs {
                 updates: 1,
                 concurrency: vec![4],
                 connections: 2,
+                transports: vec![Transport::Grpc, Transport::Rest],
                 duration: Duration::from_secs(1),
                 warmup: Duration::from_millis(300),
             }
@@ -105,6 +113,7 @@ impl ReadsArgs {
                 updates: self.updates,
                 concurrency: self.concurrency.clone(),
                 connections: self.connections,
+                transports: self.transport.clone(),
                 duration: Duration::from_secs(self.duration_secs),
                 warmup: Duration::from_millis(self.warmup_ms),
             }
@@ -112,6 +121,7 @@ impl ReadsArgs {
         anyhow::ensure!(plan.profiles >= 1, "--profiles must be at least 1");
         anyhow::ensure!(!plan.duration.is_zero(), "--duration-secs must be at least 1");
         anyhow::ensure!(plan.connections >= 1, "--connections must be at least 1");
+        anyhow::ensure!(!plan.transports.is_empty(), "--transport must name at least one transport");
         anyhow::ensure!(
             !plan.concurrency.is_empty() && plan.concurrency.iter().all(|&c| (1..=1000).contains(&c)),
             "--concurrency must list levels between 1 and 1000"
@@ -125,7 +135,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
     let bins = ReadSide::locate(&args.common.profile)?;
     anyhow::ensure!(args.pgbench.is_file(), "pgbench not found at {} (pass --pgbench)", args.pgbench.display());
     let started_at = chrono::Utc::now().to_rfc3339();
-    let progress = Progress::new(2 + 2 * plan.concurrency.len() as u64);
+    let progress = Progress::new(2 + (1 + plan.transports.len() as u64) * plan.concurrency.len() as u64);
 
     progress.note(format!("seeding {} profiles x {} events into the event store", plan.profiles, plan.updates + 1));
     let pg = cluster::start(Vec::new()).await?;
@@ -176,28 +186,46 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
         ));
         progress.step_done();
 
-        let load = ReadLoad {
-            connections: plan.connections.min(clients),
-            concurrency: clients,
-            profiles: plan.profiles,
-            timeout: Duration::from_millis(args.request_timeout_ms),
-            pace: None,
-        };
-        let channels = load.connect(&query.base).await?;
-        cluster::checkpoint(&admin).await?;
-        let live = Arc::new(Live::default());
-        let window = Window::after(plan.warmup, plan.duration);
-        let _phase = progress.phase(&format!("tally {clients}"), plan.warmup + plan.duration, Some(live.clone()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tally, usage) =
-            tokio::join!(load.run(&channels, window, stop, live), window::observe(window, &admin, watch));
-        query.ensure_running()?;
-        progress.note(format!(
-            "tally   {clients:>4} in flight: {:>8.0} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-            tally.rps, tally.latency.p50_ms, tally.latency.p99_ms, tally.errors
-        ));
-        progress.step_done();
-        rows.push(Row::new(base, tally, usage?));
+        let mut runs = Vec::new();
+        for &transport in &plan.transports {
+            let load = ReadLoad {
+                connections: plan.connections.min(clients),
+                concurrency: clients,
+                profiles: plan.profiles,
+                timeout: Duration::from_millis(args.request_timeout_ms),
+                pace: None,
+            };
+            let channels = match transport {
+                Transport::Grpc => load.connect(&query.base).await?,
+                Transport::Rest => Vec::new(),
+            };
+            cluster::checkpoint(&admin).await?;
+            let live = Arc::new(Live::default());
+            let window = Window::after(plan.warmup, plan.duration);
+            let label = format!("{} {clients}", transport_name(transport));
+            let _phase = progress.phase(&label, plan.warmup + plan.duration, Some(live.clone()));
+            let stop = Arc::new(AtomicBool::new(false));
+            let run = async {
+                match transport {
+                    Transport::Grpc => Ok(load.run(&channels, window, stop, live).await),
+                    Transport::Rest => load.run_rest(&query.base, window, stop, live).await,
+                }
+            };
+            let (tally, usage) = tokio::join!(run, window::observe(window, &admin, watch));
+            let tally = tally?;
+            query.ensure_running()?;
+            progress.note(format!(
+                "{:<7} {clients:>4} in flight: {:>8.0} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                transport_name(transport),
+                tally.rps,
+                tally.latency.p50_ms,
+                tally.latency.p99_ms,
+                tally.errors
+            ));
+            progress.step_done();
+            runs.push(TallyRun::new(transport, &base, tally, usage?));
+        }
+        rows.push(Row { concurrency: clients, baseline: base, tally: runs });
     }
     progress.finish();
     query.stop().await?;
@@ -213,8 +241,16 @@ impl From<&Plan> for report::Params {
             updates: p.updates,
             concurrency: p.concurrency.clone(),
             connections: p.connections,
+            transports: p.transports.clone(),
             duration_secs: p.duration.as_secs_f64(),
             warmup_ms: p.warmup.as_millis(),
         }
+    }
+}
+
+fn transport_name(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Grpc => "grpc",
+        Transport::Rest => "rest",
     }
 }

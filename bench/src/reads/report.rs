@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Plan;
 use crate::binaries::ReadSide;
+use crate::cli::Transport;
 use crate::getprofile::ReadResult;
 use crate::pgbench::BaselineResult;
 use crate::processes::Rebuilt;
@@ -41,24 +42,40 @@ pub struct Params {
     pub updates: u32,
     pub concurrency: Vec<u32>,
     pub connections: u32,
+    pub transports: Vec<Transport>,
     pub duration_secs: f64,
     pub warmup_ms: u128,
 }
 
+/// One concurrency level: pgbench, then the service over each transport.
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub concurrency: u32,
     pub baseline: BaselineResult,
-    pub tally: ReadResult,
-    pub tally_usage: Usage,
-    /// Tally GetProfile/s ÷ pgbench SELECT transactions/s.
+    pub tally: Vec<TallyRun>,
+}
+
+/// The service at one level over one transport.
+#[derive(Debug, Serialize)]
+pub struct TallyRun {
+    pub transport: Transport,
+    pub result: ReadResult,
+    pub usage: Usage,
+    /// Profiles read per second ÷ this level's pgbench SELECT transactions/s.
     pub throughput_ratio: f64,
 }
 
-impl Row {
-    pub fn new(baseline: BaselineResult, tally: ReadResult, tally_usage: Usage) -> Self {
-        let ratio = if baseline.tps > 0.0 { tally.rps / baseline.tps } else { 0.0 };
-        Self { concurrency: baseline.concurrency, baseline, tally, tally_usage, throughput_ratio: ratio }
+impl TallyRun {
+    pub fn new(transport: Transport, baseline: &BaselineResult, result: ReadResult, usage: Usage) -> Self {
+        let ratio = if baseline.tps > 0.0 { result.rps / baseline.tps } else { 0.0 };
+        Self { transport, result, usage, throughput_ratio: ratio }
+    }
+}
+
+fn describe(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Grpc => "gRPC GetProfile",
+        Transport::Rest => "REST GET /v1/profiles/{id}",
     }
 }
 
@@ -84,46 +101,41 @@ impl ReadsReport {
             seeded,
             projected,
             binaries,
-            goals: goals(&rows),
+            goals: plan.transports.iter().flat_map(|&t| goals(&rows, t)).collect(),
             rows,
         }
     }
 }
 
-/// "Sustainable" means within the latency goal: the best GetProfile rate among the levels
+/// "Sustainable" means within the latency goal: the best rate of `transport` among the levels
 /// whose p99 stays ≤ 2 ms, compared with the best pgbench rate of the run.
-fn goals(rows: &[Row]) -> Vec<Goal> {
+fn goals(rows: &[Row], transport: Transport) -> Vec<Goal> {
+    let name = describe(transport);
     let best_pgbench = rows.iter().map(|r| r.baseline.tps).fold(0.0, f64::max);
-    let sustainable = rows
-        .iter()
-        .filter(|r| r.tally.requests > 0 && r.tally.latency.p99_ms <= GOAL_P99_MS)
-        .max_by(|a, b| a.tally.rps.total_cmp(&b.tally.rps));
-    let per_level = rows
-        .iter()
-        .map(|r| format!("{} in flight: {:.2} ms", r.concurrency, r.tally.latency.p99_ms))
+    let runs = rows.iter().flat_map(|r| r.tally.iter().filter(|t| t.transport == transport).map(move |t| (r, t)));
+    let sustainable = runs
+        .clone()
+        .filter(|(_, t)| t.result.requests > 0 && t.result.latency.p99_ms <= GOAL_P99_MS)
+        .max_by(|(_, a), (_, b)| a.result.rps.total_cmp(&b.result.rps));
+    let per_level = runs
+        .map(|(r, t)| format!("{} in flight: {:.2} ms", r.concurrency, t.result.latency.p99_ms))
         .collect::<Vec<_>>()
         .join(", ");
-    let p99 = Goal {
-        goal: format!("GetProfile p99 <= {GOAL_P99_MS} ms"),
-        met: Some(sustainable.is_some()),
-        detail: per_level,
-    };
+    let p99 =
+        Goal { goal: format!("{name} p99 <= {GOAL_P99_MS} ms"), met: Some(sustainable.is_some()), detail: per_level };
+    let goal = format!("{name} rps at p99 <= {GOAL_P99_MS} ms >= {GOAL_RATIO:.1}x the best pgbench SELECT tps");
     let ratio = match sustainable {
-        Some(r) if best_pgbench > 0.0 => Goal {
-            goal: format!("GetProfile rps at p99 <= {GOAL_P99_MS} ms >= {GOAL_RATIO:.1}x the best pgbench SELECT tps"),
-            met: Some(r.tally.rps / best_pgbench >= GOAL_RATIO),
+        Some((r, t)) if best_pgbench > 0.0 => Goal {
+            goal,
+            met: Some(t.result.rps / best_pgbench >= GOAL_RATIO),
             detail: format!(
                 "{:.0} rps at {} in flight vs {best_pgbench:.0} tps (ratio {:.2})",
-                r.tally.rps,
+                t.result.rps,
                 r.concurrency,
-                r.tally.rps / best_pgbench
+                t.result.rps / best_pgbench
             ),
         },
-        _ => Goal {
-            goal: format!("GetProfile rps at p99 <= {GOAL_P99_MS} ms >= {GOAL_RATIO:.1}x the best pgbench SELECT tps"),
-            met: Some(false),
-            detail: "no level kept p99 within the goal".to_owned(),
-        },
+        _ => Goal { goal, met: Some(false), detail: "no level kept p99 within the goal".to_owned() },
     };
     vec![p99, ratio]
 }
@@ -133,8 +145,10 @@ pub fn render(report: &ReadsReport) -> String {
     let pg = |k: &str| report.postgres.get(k).map_or("?", String::as_str);
     let _ = writeln!(
         s,
-        "\nTally GetProfile (gRPC, {} connections) vs pgbench primary-key SELECT on the same read DB \
-         (PostgreSQL {}); {} profiles; {} s per level after {} ms warm-up; {} CPUs",
+        "\nTally profile reads (gRPC GetProfile over at most {} shared HTTP/2 connections; REST GET \
+         /v1/profiles/{{id}} over one keep-alive HTTP/1.1 connection per request in flight) vs pgbench \
+         primary-key SELECT on the same read DB (PostgreSQL {}); {} profiles; {} s per level after {} ms \
+         warm-up; {} CPUs",
         report.params.connections,
         pg("server_version"),
         report.params.profiles,
@@ -144,29 +158,40 @@ pub fn render(report: &ReadsReport) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>9} | {:>11} | {:>18} | {:>11} | {:>16} | {:>13} | {:>17}",
+        "{:>9} | {:>11} | {:>18} | {:>9} | {:>11} | {:>16} | {:>13} | {:>17}",
         "in flight",
         "pgbench tps",
         "pgbench p50/p99 ms",
+        "transport",
         "tally rps",
         "tally p50/p99 ms",
         "tally/pgbench",
         "cpu pg/svc/gen"
     );
-    let _ = writeln!(s, "{}", "-".repeat(114));
+    let _ = writeln!(s, "{}", "-".repeat(126));
     for r in &report.rows {
-        let (b, t, c) = (&r.baseline, &r.tally, &r.tally_usage.cpu);
-        let _ = writeln!(
-            s,
-            "{:>9} | {:>11.0} | {:>18} | {:>11.0} | {:>16} | {:>12.2}x | {:>17}",
-            r.concurrency,
-            b.tps,
-            format!("{:.2} / {:.2}", b.latency.p50_ms, b.latency.p99_ms),
-            t.rps,
-            format!("{:.2} / {:.2}", t.latency.p50_ms, t.latency.p99_ms),
-            r.throughput_ratio,
-            format!("{:.2}/{:.2}/{:.2}", c.postgres, c.service, c.load_generator),
-        );
+        let b = &r.baseline;
+        for (i, run) in r.tally.iter().enumerate() {
+            let (t, c) = (&run.result, &run.usage.cpu);
+            let (level, tps, latency) = if i == 0 {
+                (
+                    r.concurrency.to_string(),
+                    format!("{:.0}", b.tps),
+                    format!("{:.2} / {:.2}", b.latency.p50_ms, b.latency.p99_ms),
+                )
+            } else {
+                Default::default()
+            };
+            let _ = writeln!(
+                s,
+                "{level:>9} | {tps:>11} | {latency:>18} | {:>9} | {:>11.0} | {:>16} | {:>12.2}x | {:>17}",
+                super::transport_name(run.transport),
+                t.rps,
+                format!("{:.2} / {:.2}", t.latency.p50_ms, t.latency.p99_ms),
+                run.throughput_ratio,
+                format!("{:.2}/{:.2}/{:.2}", c.postgres, c.service, c.load_generator),
+            );
+        }
     }
     let _ = writeln!(
         s,
@@ -175,8 +200,11 @@ pub fn render(report: &ReadsReport) -> String {
     );
     crate::report::render_goals(&mut s, &report.goals);
     for r in &report.rows {
-        for e in &r.tally.sample_errors {
-            let _ = writeln!(s, "  error at {} in flight: {e}", r.concurrency);
+        for run in &r.tally {
+            for e in &run.result.sample_errors {
+                let _ =
+                    writeln!(s, "  {} error at {} in flight: {e}", super::transport_name(run.transport), r.concurrency);
+            }
         }
     }
     s
@@ -192,8 +220,12 @@ pub fn emit(report: &ReadsReport, json: Option<&Path>) -> anyhow::Result<()> {
         if r.baseline.transactions == 0 || r.baseline.failed > 0 {
             problems.push(format!("pgbench at {c}: {} done, {} failed", r.baseline.transactions, r.baseline.failed));
         }
-        if r.tally.requests == 0 || r.tally.errors > 0 {
-            problems.push(format!("tally at {c}: {} answered, {} errors", r.tally.requests, r.tally.errors));
+        for run in &r.tally {
+            let t = &run.result;
+            if t.requests == 0 || t.errors > 0 {
+                let name = super::transport_name(run.transport);
+                problems.push(format!("tally {name} at {c}: {} answered, {} errors", t.requests, t.errors));
+            }
         }
     }
     anyhow::ensure!(problems.is_empty(), "benchmark run failed:\n  {}", problems.join("\n  "));

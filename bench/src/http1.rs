@@ -1,0 +1,66 @@
+//! A lean keep-alive HTTP/1.1 client for read load: one hyper connection per request in
+//! flight and nothing else. `reqwest` adds a pool, URL parsing and redirect handling per
+//! request, which on this 2-core machine is CPU taken from the service being measured;
+//! pgbench, the baseline, is a lean C client too.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Request, StatusCode, Uri, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// One connection to `authority`, reopened after any failure (a timed-out request leaves an
+/// HTTP/1.1 connection mid-response, unusable).
+pub struct Http1 {
+    authority: String,
+    connect_timeout: Duration,
+    sender: Option<SendRequest<Empty<Bytes>>>,
+}
+
+impl Http1 {
+    /// `base` is the service's `http://host:port`.
+    pub fn new(base: &str, connect_timeout: Duration) -> anyhow::Result<Self> {
+        let uri: Uri = base.parse().with_context(|| format!("not a URL: {base}"))?;
+        let authority = uri.authority().with_context(|| format!("no host:port in {base}"))?.to_string();
+        Ok(Self { authority, connect_timeout, sender: None })
+    }
+
+    /// `GET path`; the status and the whole body.
+    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), String> {
+        let result = self.try_get(path).await;
+        if result.is_err() {
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn try_get(&mut self, path: &str) -> Result<(StatusCode, Bytes), String> {
+        let sender = match &mut self.sender {
+            Some(sender) => sender,
+            None => self.sender.insert(self.connect().await?),
+        };
+        sender.ready().await.map_err(|e| e.to_string())?;
+        let request =
+            Request::get(path).header(header::HOST, &self.authority).body(Empty::new()).map_err(|e| e.to_string())?;
+        let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((status, body))
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, String> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.authority))
+            .await
+            .map_err(|_| format!("connect to {} timed out", self.authority))?
+            .map_err(|e| format!("connect to {}: {e}", self.authority))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        // The connection task ends with the connection; its error is the next request's.
+        tokio::spawn(connection);
+        Ok(sender)
+    }
+}
