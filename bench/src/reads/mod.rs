@@ -52,7 +52,7 @@ pub struct ReadsArgs {
     pub updates: u32,
 
     /// Requests in flight (= pgbench clients), comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "8,32,64")]
+    #[arg(long, value_delimiter = ',', default_value = "8,16,32,64")]
     pub concurrency: Vec<u32>,
 
     /// HTTP/2 connections the in-flight gRPC requests share (at most one per request in
