@@ -1,6 +1,7 @@
-//! GetProfile lookups by id that arrive together share one statement (`read/batch.rs`): each
-//! caller still gets exactly its own profile, an unknown id is still NOT_FOUND, and a read DB
-//! out of reach is UNAVAILABLE for every caller of the batch.
+//! Profile lookups by id, and by handle, that arrive together share one statement
+//! (`read/batch.rs`): each caller still gets exactly its own profile, an unknown key is still
+//! NOT_FOUND, a handle held by two rows answers the latest, and a read DB out of reach is
+//! UNAVAILABLE for every caller of the batch.
 
 mod common;
 
@@ -18,12 +19,13 @@ use uuid::Uuid;
 const PROFILES: usize = 40;
 const LOOKUPS: usize = 400;
 
-/// The sample count of the histogram `query_profile_batch_size` and its sum.
-fn batch_histogram(metrics: &str) -> (f64, f64) {
+/// The sample count of the histogram `query_profile_batch_size{by}` and its sum.
+fn batch_histogram(metrics: &str, by: &str) -> (f64, f64) {
     let value = |name: &str| {
+        let name = format!("{name}{{by=\"{by}\"}}");
         metrics
             .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .find_map(|l| l.strip_prefix(&name)?.trim().parse::<f64>().ok())
             .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
     };
     (value("query_profile_batch_size_count"), value("query_profile_batch_size_sum"))
@@ -75,7 +77,7 @@ async fn concurrent_lookups_share_statements_and_each_gets_its_own_profile() {
     assert_eq!((found + missing, missing), (LOOKUPS, LOOKUPS.div_ceil(7)));
 
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    let (statements, looked_up) = batch_histogram(&metrics);
+    let (statements, looked_up) = batch_histogram(&metrics, "id");
     assert_eq!(looked_up as usize, LOOKUPS, "every lookup went through a batch exactly once");
     assert!(
         statements < LOOKUPS as f64,
@@ -86,6 +88,61 @@ async fn concurrent_lookups_share_statements_and_each_gets_its_own_profile() {
     app.set_position(0, 1).await;
     let fresh = app.get_fresh(&format!("/v1/profiles/{}", ids[3]), 1).await;
     assert_eq!(fresh.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_by_handle_share_statements_and_each_gets_the_latest_holder() {
+    let db_url = common::read_db().await;
+    let mut settings = common::settings(&db_url);
+    settings.coalescing.statements_in_flight = 1;
+    let app = TestApp::spawn_with(settings).await;
+    let mut ids = Vec::new();
+    for n in 0..PROFILES {
+        ids.push(app.seed_profile(&format!("handle{n}"), 10).await);
+    }
+    // A released handle taken by another profile, both rows still projected: the later
+    // holder (higher position) answers, in a batch as alone.
+    app.seed_profile("handle0", 5).await;
+    let channel = Channel::from_shared(app.base.clone()).unwrap().connect().await.unwrap();
+
+    let mut lookups = JoinSet::new();
+    for i in 0..LOOKUPS {
+        let handle = if i % 7 == 0 { format!("nobody{i}") } else { format!("HANDLE{}", i % PROFILES) };
+        let mut client = QueryServiceClient::new(channel.clone());
+        lookups.spawn(async move {
+            let request = v1::GetProfileByHandleRequest { handle: handle.clone(), min_position: None };
+            (handle, client.get_profile_by_handle(request).await)
+        });
+    }
+    let (mut found, mut missing) = (0, 0);
+    while let Some(done) = lookups.join_next().await {
+        let (asked, answer) = done.unwrap();
+        match answer {
+            Ok(profile) => {
+                let p = profile.into_inner();
+                let n: usize = asked.strip_prefix("HANDLE").and_then(|n| n.parse().ok()).expect("a seeded handle");
+                assert_eq!(p.handle, format!("handle{n}"), "a caller got someone else's profile");
+                assert_eq!(p.id, ids[n].to_string(), "not the latest holder of {asked}");
+                found += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::NotFound, "{status:?}");
+                assert!(asked.starts_with("nobody"), "a seeded handle was reported missing: {status:?}");
+                assert!(status.message().contains(&asked), "{status:?}");
+                missing += 1;
+            }
+        }
+    }
+    assert_eq!((found + missing, missing), (LOOKUPS, LOOKUPS.div_ceil(7)));
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let (statements, looked_up) = batch_histogram(&metrics, "handle");
+    assert_eq!(looked_up as usize, LOOKUPS, "every lookup went through a batch exactly once");
+    assert!(
+        statements < LOOKUPS as f64,
+        "{LOOKUPS} concurrent lookups took {statements} statements: none were coalesced"
+    );
     app.stop().await;
 }
 

@@ -1,9 +1,9 @@
-//! Coalescing of concurrent profile lookups by id into one statement.
+//! Coalescing of concurrent profile lookups (by id, or by handle) into one statement.
 //!
 //! Under load most of a GetProfile's cost is not the index probe but the round trip around
 //! it: a socket write and read, and a wake-up, on each of the service and Postgres. So a
 //! lookup joins a queue, and one dispatcher sends whatever has queued as a single
-//! `WHERE id = ANY($1)`. It never waits for a batch to fill: a lookup that finds a free slot
+//! `WHERE id = ANY($1)` (or `handle = ANY($1)`). It never waits for a batch to fill: a lookup that finds a free slot
 //! goes out at once, alone, so an idle service answers as fast as before; only while every
 //! slot has a statement in flight do lookups pile up, and the next statement takes them all.
 //! This is the dataloader pattern; the number of statements in flight is what makes batches
@@ -12,12 +12,12 @@
 //! Only reads without `min_position` come here: a read-your-writes read needs the projected
 //! position from its own snapshot (see `sql.rs`).
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, hash::Hash, sync::Arc};
 
 use deadpool_postgres::Pool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio_postgres::types::ToSql;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use super::{ProfileRecord, ReadError};
 use crate::settings::CoalescingSettings;
@@ -25,20 +25,46 @@ use crate::settings::CoalescingSettings;
 /// A caller's answer: the profile, `None` when no row has the id, or the batch's failure.
 type Answer = Result<Option<ProfileRecord>, Arc<ReadError>>;
 
-struct Lookup {
-    id: Uuid,
+/// What a batch looks profiles up by: the key's type, how a row names its key, and the
+/// metric label of its batches.
+pub trait LookupKey: Eq + Hash + Clone + Send + Sync + 'static {
+    /// `by` in `query_profile_batch_size{by=…}`.
+    const BY: &'static str;
+    fn of(profile: &ProfileRecord) -> Self;
+}
+
+impl LookupKey for uuid::Uuid {
+    const BY: &'static str = "id";
+    fn of(profile: &ProfileRecord) -> Self {
+        profile.id
+    }
+}
+
+/// A normalised (lowercase) handle.
+impl LookupKey for String {
+    const BY: &'static str = "handle";
+    fn of(profile: &ProfileRecord) -> Self {
+        profile.handle.clone()
+    }
+}
+
+struct Lookup<K> {
+    key: K,
     reply: oneshot::Sender<Answer>,
 }
 
 /// The handle callers use; cheap to clone. The dispatcher ends when the last handle is dropped.
 #[derive(Clone)]
-pub struct ProfileBatcher {
-    queue: mpsc::UnboundedSender<Lookup>,
+pub struct ProfileBatcher<K> {
+    queue: mpsc::UnboundedSender<Lookup<K>>,
 }
 
-impl ProfileBatcher {
+impl<K: LookupKey> ProfileBatcher<K>
+where
+    Vec<K>: ToSql + Sync,
+{
     /// Starts the dispatcher on the current Tokio runtime. `sql` selects the profile columns
-    /// `WHERE id = ANY($1)`.
+    /// of the keys in `$1`, at most one row per key.
     pub fn start(pool: Pool, sql: String, limits: CoalescingSettings) -> Self {
         // Unbounded is safe here: every lookup is a request the server has accepted and is
         // awaiting, so the queue never holds more than the requests in flight.
@@ -47,9 +73,9 @@ impl ProfileBatcher {
         Self { queue }
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<Option<ProfileRecord>, ReadError> {
+    pub async fn get(&self, key: K) -> Result<Option<ProfileRecord>, ReadError> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Lookup { id, reply }).map_err(|_| ReadError::DispatcherStopped)?;
+        self.queue.send(Lookup { key, reply }).map_err(|_| ReadError::DispatcherStopped)?;
         match answer.await {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(shared)) => Err(ReadError::Shared(shared)),
@@ -59,7 +85,14 @@ impl ProfileBatcher {
     }
 }
 
-async fn dispatch(mut rx: mpsc::UnboundedReceiver<Lookup>, pool: Pool, sql: Arc<str>, limits: CoalescingSettings) {
+async fn dispatch<K: LookupKey>(
+    mut rx: mpsc::UnboundedReceiver<Lookup<K>>,
+    pool: Pool,
+    sql: Arc<str>,
+    limits: CoalescingSettings,
+) where
+    Vec<K>: ToSql + Sync,
+{
     // Settings are at least 1 when loaded; a struct built in code could still say 0.
     let slots = Arc::new(Semaphore::new(limits.statements_in_flight.max(1)));
     let max_batch = limits.max_ids.max(1);
@@ -78,28 +111,31 @@ async fn dispatch(mut rx: mpsc::UnboundedReceiver<Lookup>, pool: Pool, sql: Arc<
                 Err(_) => break,
             }
         }
-        let span = tracing::debug_span!("profile_batch", size = batch.len());
+        let span = tracing::debug_span!("profile_batch", by = K::BY, size = batch.len());
         tokio::spawn(run(pool.clone(), sql.clone(), batch, slot).instrument(span));
     }
 }
 
 /// A lookup whose request was cancelled (the client went away, or its deadline passed while
 /// it queued) is not worth a row.
-fn asking(lookup: Lookup) -> Option<Lookup> {
+fn asking<K>(lookup: Lookup<K>) -> Option<Lookup<K>> {
     (!lookup.reply.is_closed()).then_some(lookup)
 }
 
-async fn run(pool: Pool, sql: Arc<str>, batch: Vec<Lookup>, _slot: OwnedSemaphorePermit) {
-    metrics::histogram!("query_profile_batch_size").record(batch.len() as f64);
-    let ids: Vec<Uuid> = batch.iter().map(|l| l.id).collect();
-    match fetch(&pool, &sql, &ids).await {
+async fn run<K: LookupKey>(pool: Pool, sql: Arc<str>, batch: Vec<Lookup<K>>, _slot: OwnedSemaphorePermit)
+where
+    Vec<K>: ToSql + Sync,
+{
+    metrics::histogram!("query_profile_batch_size", "by" => K::BY).record(batch.len() as f64);
+    let keys: Vec<K> = batch.iter().map(|l| l.key.clone()).collect();
+    match fetch(&pool, &sql, &keys).await {
         Ok(mut found) => {
-            // The same id may be asked for twice in one batch: its last asker takes the row,
+            // The same key may be asked for twice in one batch: its last asker takes the row,
             // earlier ones get a copy.
-            let last: HashMap<Uuid, usize> = batch.iter().enumerate().map(|(i, l)| (l.id, i)).collect();
+            let last: HashMap<&K, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
             for (i, lookup) in batch.into_iter().enumerate() {
                 let answer =
-                    if last[&lookup.id] == i { found.remove(&lookup.id) } else { found.get(&lookup.id).cloned() };
+                    if last[&lookup.key] == i { found.remove(&lookup.key) } else { found.get(&lookup.key).cloned() };
                 // A caller that gave up (its request was cancelled) no longer listens.
                 let _ = lookup.reply.send(Ok(answer));
             }
@@ -115,14 +151,17 @@ async fn run(pool: Pool, sql: Arc<str>, batch: Vec<Lookup>, _slot: OwnedSemaphor
     }
 }
 
-async fn fetch(pool: &Pool, sql: &str, ids: &[Uuid]) -> Result<HashMap<Uuid, ProfileRecord>, ReadError> {
+async fn fetch<K: LookupKey>(pool: &Pool, sql: &str, keys: &Vec<K>) -> Result<HashMap<K, ProfileRecord>, ReadError>
+where
+    Vec<K>: ToSql + Sync,
+{
     let client = pool.get().await?;
     let stmt = client.prepare_cached(sql).await?;
-    let rows = client.query(&stmt, &[&ids]).await?;
+    let rows = client.query(&stmt, &[keys]).await?;
     let mut found = HashMap::with_capacity(rows.len());
     for row in &rows {
         let profile = ProfileRecord::from_row(row)?;
-        found.insert(profile.id, profile);
+        found.insert(K::of(&profile), profile);
     }
     Ok(found)
 }

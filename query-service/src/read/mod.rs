@@ -37,7 +37,8 @@ pub struct Reads {
 
 struct Inner {
     pool: Pool,
-    profiles_by_id: ProfileBatcher,
+    profiles_by_id: ProfileBatcher<Uuid>,
+    profiles_by_handle: ProfileBatcher<String>,
     queries: Queries,
     freshness: Freshness,
     max_wait: Duration,
@@ -50,7 +51,8 @@ impl Reads {
     pub fn new(pool: Pool, freshness: Freshness, max_wait: Duration, batching: CoalescingSettings) -> Self {
         let queries = Queries::new();
         let profiles_by_id = ProfileBatcher::start(pool.clone(), queries.profiles_by_ids.clone(), batching);
-        Self { inner: Arc::new(Inner { pool, profiles_by_id, queries, freshness, max_wait }) }
+        let profiles_by_handle = ProfileBatcher::start(pool.clone(), queries.profiles_by_handles.clone(), batching);
+        Self { inner: Arc::new(Inner { pool, profiles_by_id, profiles_by_handle, queries, freshness, max_wait }) }
     }
 
     #[tracing::instrument(skip_all, fields(%id, min_position))]
@@ -66,10 +68,12 @@ impl Reads {
     /// `handle` must already be normalised (lowercase).
     #[tracing::instrument(skip_all, fields(handle, min_position))]
     pub async fn profile_by_handle(&self, handle: &str, min_position: Option<u64>) -> Result<ProfileRecord, ReadError> {
+        let not_found = || ReadError::NotFound { what: "profile with handle", key: handle.into() };
+        if min_position.is_none_or(|m| m == 0) {
+            return self.inner.profiles_by_handle.get(handle.to_owned()).await?.ok_or_else(not_found);
+        }
         let rows = self.run(&self.inner.queries.profile_by_handle, &[&handle], min_position).await?;
-        let row =
-            rows.first().ok_or_else(|| ReadError::NotFound { what: "profile with handle", key: handle.into() })?;
-        ProfileRecord::from_row(row)
+        ProfileRecord::from_row(rows.first().ok_or_else(not_found)?)
     }
 
     #[tracing::instrument(skip_all, fields(size = page.size(), min_position))]

@@ -42,6 +42,8 @@ pub struct Queries {
     /// Many ids at once, for the coalesced lookups (`batch.rs`); no order.
     pub profiles_by_ids: String,
     pub profile_by_handle: Read,
+    /// Many handles at once (`batch.rs`): one row per handle, the latest (see below).
+    pub profiles_by_handles: String,
     pub profiles_first: Read,
     pub profiles_after: Read,
     pub site_by_id: Read,
@@ -61,6 +63,10 @@ impl Queries {
                 format!("SELECT {p} FROM profiles WHERE handle = $1 ORDER BY last_position DESC LIMIT 1"),
                 1,
                 "",
+            ),
+            profiles_by_handles: format!(
+                "SELECT DISTINCT ON (handle) {p} FROM profiles WHERE handle = ANY($1) \
+                 ORDER BY handle, last_position DESC"
             ),
             profiles_first: Read::new(format!("SELECT {p} FROM profiles ORDER BY id LIMIT $1"), 1, "ORDER BY r.id"),
             profiles_after: Read::new(
