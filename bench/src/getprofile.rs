@@ -181,6 +181,14 @@ impl Reader {
         };
         if got == id { Ok(()) } else { Err(("wrong profile".to_owned(), format!("asked {id}, got {got}"))) }
     }
+
+    /// After a request was abandoned (timed out): an HTTP/1.1 connection still owes its
+    /// answer, so it is replaced; HTTP/2 streams are independent.
+    fn abandoned(&mut self) {
+        if let Self::Rest(http) = self {
+            http.reset();
+        }
+    }
 }
 
 async fn drive(mut reader: Reader, load: ReadLoad, window: Window, stop: Arc<AtomicBool>, live: Arc<Live>) -> Outcome {
@@ -203,7 +211,10 @@ async fn drive(mut reader: Reader, load: ReadLoad, window: Window, stop: Arc<Ato
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(failed)) => Some(failed),
-            Err(_) => Some(("timeout".to_owned(), format!("no answer within {:?}", load.timeout))),
+            Err(_) => {
+                reader.abandoned();
+                Some(("timeout".to_owned(), format!("no answer within {:?}", load.timeout)))
+            }
         };
         match error {
             None => {

@@ -13,8 +13,8 @@ use hyper::{Request, StatusCode, Uri, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// One connection to `authority`, reopened after any failure (a timed-out request leaves an
-/// HTTP/1.1 connection mid-response, unusable).
+/// One connection to `authority`, reopened after any failure or [`Http1::reset`] (a request
+/// abandoned mid-response leaves an HTTP/1.1 connection unusable).
 pub struct Http1 {
     authority: String,
     connect_timeout: Duration,
@@ -36,6 +36,12 @@ impl Http1 {
             self.sender = None;
         }
         result
+    }
+
+    /// Drops the connection; the next request opens a new one. For a caller that gave up on a
+    /// request (its timeout), whose response may still be on the way.
+    pub fn reset(&mut self) {
+        self.sender = None;
     }
 
     async fn try_get(&mut self, path: &str) -> Result<(StatusCode, Bytes), String> {
