@@ -31,13 +31,54 @@ fn batch_histogram(metrics: &str, by: &str) -> (f64, f64) {
     (value("query_profile_batch_size_count"), value("query_profile_batch_size_sum"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_lookups_share_statements_and_each_gets_its_own_profile() {
+/// A service with one statement in flight: whatever arrives meanwhile must wait for, and
+/// join, the next.
+async fn one_statement_at_a_time() -> TestApp {
     let db_url = common::read_db().await;
     let mut settings = common::settings(&db_url);
-    // One statement in flight: whatever arrives meanwhile must wait for, and join, the next.
     settings.coalescing.statements_in_flight = 1;
-    let app = TestApp::spawn_with(settings).await;
+    TestApp::spawn_with(settings).await
+}
+
+/// Waits for every lookup and checks each answer with `found` or `missing`; every seventh
+/// lookup asks for a key nobody has, so exactly those are missing.
+async fn check_answers<K: Send + 'static>(
+    mut lookups: JoinSet<(K, Result<tonic::Response<v1::Profile>, tonic::Status>)>,
+    found: impl Fn(&K, v1::Profile),
+    missing: impl Fn(&K, tonic::Status),
+) {
+    let (mut n_found, mut n_missing) = (0, 0);
+    while let Some(done) = lookups.join_next().await {
+        let (asked, answer) = done.unwrap();
+        match answer {
+            Ok(profile) => {
+                found(&asked, profile.into_inner());
+                n_found += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::NotFound, "{status:?}");
+                missing(&asked, status);
+                n_missing += 1;
+            }
+        }
+    }
+    assert_eq!((n_found + n_missing, n_missing), (LOOKUPS, LOOKUPS.div_ceil(7)));
+}
+
+/// Every one of the `LOOKUPS` went through exactly one batch of `by`, and batches formed.
+async fn assert_coalesced(app: &TestApp, by: &str) {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let (statements, looked_up) = batch_histogram(&metrics, by);
+    assert_eq!(looked_up as usize, LOOKUPS, "every lookup went through a batch exactly once");
+    assert!(
+        statements < LOOKUPS as f64,
+        "{LOOKUPS} concurrent lookups took {statements} statements: none were coalesced"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_share_statements_and_each_gets_its_own_profile() {
+    let app = one_statement_at_a_time().await;
     let mut ids = Vec::new();
     for n in 0..PROFILES {
         ids.push(app.seed_profile_with(Uuid::now_v7(), &format!("batch{n}"), 1, json!([])).await);
@@ -54,35 +95,22 @@ async fn concurrent_lookups_share_statements_and_each_gets_its_own_profile() {
             (id, client.get_profile(v1::GetProfileRequest { id: id.to_string(), min_position: None }).await)
         });
     }
-    let (mut found, mut missing) = (0, 0);
-    while let Some(done) = lookups.join_next().await {
-        let (asked, answer) = done.unwrap();
-        match answer {
-            Ok(profile) => {
-                let p = profile.into_inner();
-                assert_eq!(p.id, asked.to_string(), "a caller got someone else's profile");
-                let n = ids.iter().position(|&i| i == asked).expect("a seeded id");
-                assert_eq!(p.handle, format!("batch{n}"));
-                assert_eq!(p.attributes["team"], "engines");
-                found += 1;
-            }
-            Err(status) => {
-                assert_eq!(status.code(), Code::NotFound, "{status:?}");
-                assert!(!ids.contains(&asked), "a seeded profile was reported missing: {status:?}");
-                assert!(status.message().contains(&asked.to_string()), "{status:?}");
-                missing += 1;
-            }
-        }
-    }
-    assert_eq!((found + missing, missing), (LOOKUPS, LOOKUPS.div_ceil(7)));
+    check_answers(
+        lookups,
+        |asked, p| {
+            assert_eq!(p.id, asked.to_string(), "a caller got someone else's profile");
+            let n = ids.iter().position(|i| i == asked).expect("a seeded id");
+            assert_eq!(p.handle, format!("batch{n}"));
+            assert_eq!(p.attributes["team"], "engines");
+        },
+        |asked, status| {
+            assert!(!ids.contains(asked), "a seeded profile was reported missing: {status:?}");
+            assert!(status.message().contains(&asked.to_string()), "{status:?}");
+        },
+    )
+    .await;
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    let (statements, looked_up) = batch_histogram(&metrics, "id");
-    assert_eq!(looked_up as usize, LOOKUPS, "every lookup went through a batch exactly once");
-    assert!(
-        statements < LOOKUPS as f64,
-        "{LOOKUPS} concurrent lookups took {statements} statements: none were coalesced"
-    );
+    assert_coalesced(&app, "id").await;
 
     // A read-your-writes read keeps its own statement and still answers.
     app.set_position(0, 1).await;
@@ -93,10 +121,7 @@ async fn concurrent_lookups_share_statements_and_each_gets_its_own_profile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_lookups_by_handle_share_statements_and_each_gets_the_latest_holder() {
-    let db_url = common::read_db().await;
-    let mut settings = common::settings(&db_url);
-    settings.coalescing.statements_in_flight = 1;
-    let app = TestApp::spawn_with(settings).await;
+    let app = one_statement_at_a_time().await;
     let mut ids = Vec::new();
     for n in 0..PROFILES {
         ids.push(app.seed_profile(&format!("handle{n}"), 10).await);
@@ -115,34 +140,21 @@ async fn concurrent_lookups_by_handle_share_statements_and_each_gets_the_latest_
             (handle, client.get_profile_by_handle(request).await)
         });
     }
-    let (mut found, mut missing) = (0, 0);
-    while let Some(done) = lookups.join_next().await {
-        let (asked, answer) = done.unwrap();
-        match answer {
-            Ok(profile) => {
-                let p = profile.into_inner();
-                let n: usize = asked.strip_prefix("HANDLE").and_then(|n| n.parse().ok()).expect("a seeded handle");
-                assert_eq!(p.handle, format!("handle{n}"), "a caller got someone else's profile");
-                assert_eq!(p.id, ids[n].to_string(), "not the latest holder of {asked}");
-                found += 1;
-            }
-            Err(status) => {
-                assert_eq!(status.code(), Code::NotFound, "{status:?}");
-                assert!(asked.starts_with("nobody"), "a seeded handle was reported missing: {status:?}");
-                assert!(status.message().contains(&asked), "{status:?}");
-                missing += 1;
-            }
-        }
-    }
-    assert_eq!((found + missing, missing), (LOOKUPS, LOOKUPS.div_ceil(7)));
+    check_answers(
+        lookups,
+        |asked: &String, p| {
+            let n: usize = asked.strip_prefix("HANDLE").and_then(|n| n.parse().ok()).expect("a seeded handle");
+            assert_eq!(p.handle, format!("handle{n}"), "a caller got someone else's profile");
+            assert_eq!(p.id, ids[n].to_string(), "not the latest holder of {asked}");
+        },
+        |asked, status| {
+            assert!(asked.starts_with("nobody"), "a seeded handle was reported missing: {status:?}");
+            assert!(status.message().contains(asked.as_str()), "{status:?}");
+        },
+    )
+    .await;
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    let (statements, looked_up) = batch_histogram(&metrics, "handle");
-    assert_eq!(looked_up as usize, LOOKUPS, "every lookup went through a batch exactly once");
-    assert!(
-        statements < LOOKUPS as f64,
-        "{LOOKUPS} concurrent lookups took {statements} statements: none were coalesced"
-    );
+    assert_coalesced(&app, "handle").await;
     app.stop().await;
 }
 
