@@ -3,9 +3,10 @@
 //! Under load most of a GetProfile's cost is not the index probe but the round trip around
 //! it: a socket write and read, and a wake-up, on each of the service and Postgres. So a
 //! lookup joins a queue, and one dispatcher sends whatever has queued as a single
-//! `WHERE id = ANY($1)` (or `handle = ANY($1)`). It never waits for a batch to fill: a lookup that finds a free slot
-//! goes out at once, alone, so an idle service answers as fast as before; only while every
-//! slot has a statement in flight do lookups pile up, and the next statement takes them all.
+//! `WHERE id = ANY($1)` (or `handle = ANY($1)`). It never waits for a batch to fill: a lookup
+//! that finds a free slot goes out at once, alone, so an idle service answers as fast as
+//! before; only while every slot has a statement in flight do lookups pile up, and the next
+//! statement takes them all.
 //! This is the dataloader pattern; the number of statements in flight is what makes batches
 //! form, and `max_ids` bounds one statement's size (both in `[coalescing]`).
 //!
@@ -27,7 +28,7 @@ type Answer = Result<Option<ProfileRecord>, Arc<ReadError>>;
 
 /// What a batch looks profiles up by: the key's type, how a row names its key, and the
 /// metric label of its batches.
-pub trait LookupKey: Eq + Hash + Clone + Send + Sync + 'static {
+pub trait LookupKey: Eq + Hash + Send + Sync + 'static {
     /// `by` in `query_profile_batch_size{by=…}`.
     const BY: &'static str;
     fn of(profile: &ProfileRecord) -> Self;
@@ -127,25 +128,25 @@ where
     Vec<K>: ToSql + Sync,
 {
     metrics::histogram!("query_profile_batch_size", "by" => K::BY).record(batch.len() as f64);
-    let keys: Vec<K> = batch.iter().map(|l| l.key.clone()).collect();
+    // The keys become the statement's parameter as they are; the replies keep their order.
+    let (keys, replies): (Vec<K>, Vec<_>) = batch.into_iter().map(|l| (l.key, l.reply)).unzip();
     match fetch(&pool, &sql, &keys).await {
         Ok(mut found) => {
             // The same key may be asked for twice in one batch: its last asker takes the row,
             // earlier ones get a copy.
             let last: HashMap<&K, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
-            for (i, lookup) in batch.into_iter().enumerate() {
-                let answer =
-                    if last[&lookup.key] == i { found.remove(&lookup.key) } else { found.get(&lookup.key).cloned() };
+            for (i, (key, reply)) in keys.iter().zip(replies).enumerate() {
+                let answer = if last[key] == i { found.remove(key) } else { found.get(key).cloned() };
                 // A caller that gave up (its request was cancelled) no longer listens.
-                let _ = lookup.reply.send(Ok(answer));
+                let _ = reply.send(Ok(answer));
             }
         }
         Err(e) => {
             // Logged once here, where it is handled, rather than once per waiting request.
             e.log_if_internal();
             let shared = Arc::new(e);
-            for lookup in batch {
-                let _ = lookup.reply.send(Err(shared.clone()));
+            for reply in replies {
+                let _ = reply.send(Err(shared.clone()));
             }
         }
     }
