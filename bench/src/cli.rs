@@ -75,6 +75,16 @@ pub enum Transport {
     Rest,
 }
 
+impl Transport {
+    /// The name on the command line, in reports and in the JSON (`grpc`, `rest`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Grpc => "grpc",
+            Self::Rest => "rest",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CommandsArgs {
     /// Measured seconds per concurrency level and side (after the warm-up).
@@ -182,5 +192,18 @@ impl CommandsArgs {
         anyhow::ensure!(self.profiles_per_client >= 1, "--profiles-per-client must be at least 1");
         anyhow::ensure!(self.max_ops_per_client >= 1, "--max-ops-per-client must be at least 1");
         Ok(Plan { args: self.clone(), duration, warmup, concurrency, seed_profiles })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transport_has_one_name_in_text_and_json() {
+        for t in [Transport::Grpc, Transport::Rest] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+            assert_eq!(Transport::from_str(t.name(), false).unwrap(), t);
+        }
     }
 }

@@ -190,9 +190,7 @@ pub fn warnings(rows: &[Row]) -> Vec<String> {
 pub fn render(report: &Report) -> String {
     let mut s = String::new();
     let pg = |k: &str| report.postgres.get(k).map_or("?", String::as_str);
-    let transport = report.rows.first().map_or("grpc".into(), |r| {
-        serde_json::to_value(r.tally.transport).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-    });
+    let transport = report.rows.first().map_or("grpc", |r| r.tally.transport.name());
     let _ = writeln!(
         s,
         "\nTally commands ({transport}) vs pgbench one-row INSERT, same run, same cluster \

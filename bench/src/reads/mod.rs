@@ -202,7 +202,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
             cluster::checkpoint(&admin).await?;
             let live = Arc::new(Live::default());
             let window = Window::after(plan.warmup, plan.duration);
-            let label = format!("{} {clients}", transport_name(transport));
+            let label = format!("{} {clients}", transport.name());
             let _phase = progress.phase(&label, plan.warmup + plan.duration, Some(live.clone()));
             let stop = Arc::new(AtomicBool::new(false));
             let run = async {
@@ -216,7 +216,7 @@ pub async fn run(args: ReadsArgs) -> anyhow::Result<()> {
             query.ensure_running()?;
             progress.note(format!(
                 "{:<7} {clients:>4} in flight: {:>8.0} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-                transport_name(transport),
+                transport.name(),
                 tally.rps,
                 tally.latency.p50_ms,
                 tally.latency.p99_ms,
@@ -245,12 +245,5 @@ impl From<&Plan> for report::Params {
             duration_secs: p.duration.as_secs_f64(),
             warmup_ms: p.warmup.as_millis(),
         }
-    }
-}
-
-fn transport_name(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Grpc => "grpc",
-        Transport::Rest => "rest",
     }
 }

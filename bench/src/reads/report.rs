@@ -185,7 +185,7 @@ pub fn render(report: &ReadsReport) -> String {
             let _ = writeln!(
                 s,
                 "{level:>9} | {tps:>11} | {latency:>18} | {:>9} | {:>11.0} | {:>16} | {:>12.2}x | {:>17}",
-                super::transport_name(run.transport),
+                run.transport.name(),
                 t.rps,
                 format!("{:.2} / {:.2}", t.latency.p50_ms, t.latency.p99_ms),
                 run.throughput_ratio,
@@ -202,8 +202,7 @@ pub fn render(report: &ReadsReport) -> String {
     for r in &report.rows {
         for run in &r.tally {
             for e in &run.result.sample_errors {
-                let _ =
-                    writeln!(s, "  {} error at {} in flight: {e}", super::transport_name(run.transport), r.concurrency);
+                let _ = writeln!(s, "  {} error at {} in flight: {e}", run.transport.name(), r.concurrency);
             }
         }
     }
@@ -223,7 +222,7 @@ pub fn emit(report: &ReadsReport, json: Option<&Path>) -> anyhow::Result<()> {
         for run in &r.tally {
             let t = &run.result;
             if t.requests == 0 || t.errors > 0 {
-                let name = super::transport_name(run.transport);
+                let name = run.transport.name();
                 problems.push(format!("tally {name} at {c}: {} answered, {} errors", t.requests, t.errors));
             }
         }
