@@ -10,8 +10,8 @@
 //! together), and the writes are a single statement of data-modifying CTEs.
 
 use deadpool_postgres::Client;
-use futures::future::try_join;
-use tokio_postgres::{Row, SimpleQueryMessage};
+use futures::future::{try_join, try_join3};
+use tokio_postgres::Row;
 
 use crate::{
     AppendError, AppendRequest, AppendResult, NOTIFY_CHANNEL,
@@ -47,10 +47,11 @@ pub(crate) async fn execute(
 ) -> Result<Vec<Result<AppendResult, AppendError>>, tokio_postgres::Error> {
     // Prepared before anything is sent: a statement that still needed preparing
     // would send its Parse after later statements of the pipeline.
+    let lock = client.prepare_cached(LOCK_HEAD).await?;
     let read = client.prepare_cached(READ_SNAPSHOT).await?;
     let write = client.prepare_cached(WRITE_BATCH).await?;
 
-    let snapshot = read_snapshot(client, &read, requests, start).await?;
+    let snapshot = read_snapshot(client, &lock, &read, requests, start).await?;
     let plan = plan(requests, snapshot);
     let commit = async {
         match finish {
@@ -68,9 +69,11 @@ pub(crate) async fn execute(
     Ok(plan.outcomes)
 }
 
-/// Opens the transaction and takes the append lock (one simple query), then —
+/// Opens the transaction (one simple query) and takes the append lock, then —
 /// pipelined behind it, so with a snapshot taken after the lock was granted —
 /// reads the idempotency records, stream heads and key owners the plan needs.
+/// The lock is a prepared statement too: as text it was parsed and planned on
+/// every batch (`plans` ≈ `calls` in `--pg-stat-statements`).
 ///
 /// The row lock on the head serialises appenders across every command pod
 /// until commit: that is what makes positions follow commit order.
@@ -91,6 +94,7 @@ const READ_SNAPSHOT: &str = "\
 
 async fn read_snapshot(
     client: &Client,
+    lock: &tokio_postgres::Statement,
     read: &tokio_postgres::Statement,
     requests: &[AppendRequest],
     start: Start,
@@ -104,34 +108,24 @@ async fn read_snapshot(
     // keeps re-planning statements over `unnest` arrays and partitioned tables
     // ("custom plans"), and a `perf` profile of a loaded run showed planning as a
     // quarter of the backend's time — all of it under the append lock.
-    let lock_query = match start {
-        Start::Begin => format!("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; {LOCK_HEAD}"),
-        Start::InTransaction => format!("SET LOCAL plan_cache_mode = force_generic_plan; {LOCK_HEAD}"),
+    let open = match start {
+        Start::Begin => "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan",
+        Start::InTransaction => "SET LOCAL plan_cache_mode = force_generic_plan",
     };
-    let (lock, rows) =
-        try_join(client.simple_query(&lock_query), client.query(read, &[&ids, &streams, &scopes, &keys])).await?;
-    let (head, now) = head_row(&lock);
+    let ((), head, rows) = try_join3(
+        client.batch_execute(open),
+        client.query_one(lock, &[]),
+        client.query(read, &[&ids, &streams, &scopes, &keys]),
+    )
+    .await?;
+    let now = chrono::DateTime::from_timestamp_micros(head.get(1)).expect("now() is a valid timestamp");
+    let head = head.get::<_, i64>(0) as u64;
 
     let mut snapshot = Snapshot { head, now, ..Snapshot::default() };
     for row in rows {
         absorb(&mut snapshot, &row);
     }
     Ok(snapshot)
-}
-
-/// The head position and the transaction time from the lock query's text row.
-fn head_row(messages: &[SimpleQueryMessage]) -> (u64, chrono::DateTime<chrono::Utc>) {
-    let row = messages
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        })
-        .expect("event_head has its row (inserted by the migration, never deleted)");
-    let int =
-        |i: usize| -> i64 { row.get(i).and_then(|v| v.parse().ok()).expect("the lock query returns two integers") };
-    let now = chrono::DateTime::from_timestamp_micros(int(1)).expect("now() is a valid timestamp");
-    (int(0) as u64, now)
 }
 
 fn absorb(snapshot: &mut Snapshot, row: &Row) {

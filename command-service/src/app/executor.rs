@@ -25,6 +25,21 @@ pub struct Executed<A> {
     pub result: AppendResult,
 }
 
+/// The stream a command targets, and whether it is known to be new.
+enum Stream {
+    /// An id drawn for this command: nothing can have been written to it.
+    New(String),
+    Existing(String),
+}
+
+impl Stream {
+    fn id(&self) -> &str {
+        match self {
+            Stream::New(id) | Stream::Existing(id) => id,
+        }
+    }
+}
+
 /// Shared by every command handler of the process.
 #[derive(Clone)]
 pub struct Executor {
@@ -67,10 +82,35 @@ impl Executor {
     /// [`fingerprint`]): a command id reused with other content is refused.
     /// For creates it must not include the server-generated id, so a retry
     /// is recognised and answered with the first attempt's stream.
-    #[tracing::instrument(skip_all, fields(stream_id = %stream_id, command_id = ctx.command_id.as_deref().unwrap_or("")))]
     pub async fn execute<A: Cached>(
         &self,
         stream_id: String,
+        command: &A::Command,
+        ctx: &CommandContext,
+        fingerprint: Vec<u8>,
+    ) -> Result<Executed<A>, AppError> {
+        self.run(Stream::Existing(stream_id), command, ctx, fingerprint).await
+    }
+
+    /// Like [`Executor::execute`], for a stream id the caller has just drawn
+    /// (a create): such a stream cannot exist yet, so its (empty) state is not
+    /// read from the store. That read was a planned query and a round trip on
+    /// every create. Should the id exist after all, the append's expected
+    /// version (no events) refuses the write and the retry reads the store.
+    pub async fn execute_new<A: Cached>(
+        &self,
+        stream_id: String,
+        command: &A::Command,
+        ctx: &CommandContext,
+        fingerprint: Vec<u8>,
+    ) -> Result<Executed<A>, AppError> {
+        self.run(Stream::New(stream_id), command, ctx, fingerprint).await
+    }
+
+    #[tracing::instrument(skip_all, fields(stream_id = %stream.id(), command_id = ctx.command_id.as_deref().unwrap_or("")))]
+    async fn run<A: Cached>(
+        &self,
+        stream: Stream,
         command: &A::Command,
         ctx: &CommandContext,
         fingerprint: Vec<u8>,
@@ -80,8 +120,16 @@ impl Executor {
         {
             return Ok(replayed);
         }
+        let (mut fresh, stream_id) = match stream {
+            Stream::New(id) => (true, id),
+            Stream::Existing(id) => (false, id),
+        };
         for _ in 0..MAX_ATTEMPTS {
-            let mut loaded = self.load::<A>(&stream_id).await?;
+            let mut loaded = if std::mem::take(&mut fresh) {
+                Arc::new(Loaded::default())
+            } else {
+                self.load::<A>(&stream_id).await?
+            };
             if let Some(expected) = ctx.expected_version
                 && expected != loaded.version
             {
@@ -131,7 +179,7 @@ impl Executor {
     /// The stored event at `version` of a stream (which must exist), decoded.
     pub async fn event_at<A: Cached>(&self, stream_id: &str, version: u64) -> Result<A::Event, AppError> {
         let client = self.pool.get().await.map_err(StoreError::from)?;
-        let page = reader::read_stream(&**client, A::CATEGORY, stream_id, version.saturating_sub(1), 1).await?;
+        let page = reader::read_stream(&*client, A::CATEGORY, stream_id, version.saturating_sub(1), 1).await?;
         let corrupt = |reason: String| AppError::Corrupt { stream_id: stream_id.to_owned(), version, reason };
         let stored = page.into_iter().next().filter(|e| e.stream_version == version);
         let stored = stored.ok_or_else(|| corrupt("the event is missing".to_owned()))?;
@@ -158,7 +206,7 @@ impl Executor {
         let client = self.pool.get().await.map_err(StoreError::from)?;
         let mut loaded = (*from).clone();
         loop {
-            let page = reader::read_stream(&**client, A::CATEGORY, stream_id, loaded.version, LOAD_PAGE).await?;
+            let page = reader::read_stream(&*client, A::CATEGORY, stream_id, loaded.version, LOAD_PAGE).await?;
             let done = (page.len() as i64) < LOAD_PAGE;
             for stored in page {
                 let event = A::decode(&stored.event_type, stored.schema_version, &stored.payload).map_err(|e| {
@@ -185,7 +233,7 @@ impl Executor {
 
     async fn replay<A: Cached>(&self, command_id: &str, fingerprint: &[u8]) -> Result<Option<Executed<A>>, AppError> {
         let client = self.pool.get().await.map_err(StoreError::from)?;
-        let Some((stored_print, result)) = reader::command_result(&**client, command_id).await? else {
+        let Some((stored_print, result)) = reader::command_result(&*client, command_id).await? else {
             return Ok(None);
         };
         drop(client);

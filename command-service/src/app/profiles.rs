@@ -21,7 +21,7 @@ impl ProfileCommands {
         let print = fingerprint("CreateProfile", "", &input);
         let id = ProfileId::new_v7();
         let command = ProfileCommand::Create(CreateProfile::new(id, input)?);
-        self.executor.execute(stream_id::<Profile>(id), &command, ctx, print).await
+        self.executor.execute_new(stream_id::<Profile>(id), &command, ctx, print).await
     }
 
     /// Changes the fields named by `mask` (AIP-134).

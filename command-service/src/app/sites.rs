@@ -28,7 +28,7 @@ impl SiteCommands {
         if owner.state.data().is_none() {
             return Err(ValidationError::single("owner_profile_id", "no active profile has this id").into());
         }
-        self.executor.execute(stream_id::<Site>(id), &SiteCommand::Register(command), ctx, print).await
+        self.executor.execute_new(stream_id::<Site>(id), &SiteCommand::Register(command), ctx, print).await
     }
 
     pub async fn update(

@@ -71,7 +71,7 @@ impl Stack {
     }
 
     pub async fn head(&self) -> u64 {
-        reader::head_position(&**self.client().await).await.unwrap()
+        reader::head_position(&*self.client().await).await.unwrap()
     }
 
     pub async fn checkpoint(&self) -> Option<u64> {
