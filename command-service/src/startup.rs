@@ -8,6 +8,7 @@ use tally_event_store::{Appender, AppenderConfig, migrate, tail::Listener};
 use tally_platform::{
     causes::Causes,
     db,
+    settings::DatabaseSettings,
     http::{Readiness, not_found, ops_routes, serve, with_common_layers},
 };
 use tally_proto::v1::{command_service_server::CommandServiceServer, event_store_server::EventStoreServer};
@@ -78,7 +79,7 @@ impl App {
         }
 
         let (appender, appender_task) = Appender::spawn(
-            pool.clone(),
+            appender_pool(&settings)?,
             AppenderConfig { max_batch: settings.appender.max_batch, queue_capacity: settings.appender.queue_capacity },
         );
         let executor = Executor::new(pool.clone(), appender, settings.cache.streams);
@@ -212,7 +213,7 @@ fn build_ingest(
         max_future: to_chrono(s.max_future_skew, "max_future_skew")?,
     };
     let (appender, task) = tally_event_store::AnalyticsAppender::spawn(
-        pool.clone(),
+        appender_pool(settings)?,
         tally_event_store::AnalyticsAppenderConfig { max_events: s.append_max_events, queue_capacity: s.append_queue },
     );
     let token = s.admin_token.expose_secret();
@@ -226,6 +227,13 @@ fn build_ingest(
         admin_token: (!token.trim().is_empty()).then(|| token.to_owned()),
     });
     Ok((ingest, task))
+}
+
+/// A pool of one connection for one appender: it commits one batch at a time,
+/// and a connection opened from its own thread is driven there (see
+/// `tally_event_store::Appender::spawn`), not by the request handlers' runtime.
+fn appender_pool(settings: &Settings) -> Result<deadpool_postgres::Pool, StartupError> {
+    Ok(db::pool(&DatabaseSettings { pool_size: 1, ..settings.database.clone() })?)
 }
 
 /// The relay for `[kafka]`, or `None` when no brokers are configured or it is disabled.

@@ -72,10 +72,11 @@ pub struct AnalyticsAppender {
 }
 
 impl AnalyticsAppender {
-    /// Starts the task on `pool`.
+    /// Starts the task on a thread of its own (as the command appender does:
+    /// it holds the same append lock), taking connections from `pool`.
     pub fn spawn(pool: Pool, config: AnalyticsAppenderConfig) -> (Self, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(config.queue_capacity.max(1));
-        (Self { jobs }, tokio::spawn(run(pool, config, rx)))
+        (Self { jobs }, crate::appender::spawn_on_own_thread(run(pool, config, rx)))
     }
 
     /// Appends `batch`; resolves once it is committed, with one outcome per

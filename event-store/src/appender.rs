@@ -43,10 +43,11 @@ pub struct Appender {
 }
 
 impl Appender {
-    /// Starts the appender task on `pool`.
+    /// Starts the appender task on a thread of its own (see [`spawn_on_own_thread`]),
+    /// taking connections from `pool`.
     pub fn spawn(pool: Pool, config: AppenderConfig) -> (Appender, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(config.queue_capacity);
-        let task = tokio::spawn(run(pool, config, rx));
+        let task = spawn_on_own_thread(run(pool, config, rx));
         (Appender { jobs }, task)
     }
 
@@ -56,6 +57,26 @@ impl Appender {
         self.jobs.send(Job { request, reply }).await.map_err(|_| AppendError::ShuttingDown)?;
         answer.await.map_err(|_| AppendError::ShuttingDown)?
     }
+}
+
+/// Runs an appender loop on its own thread, in a single-threaded runtime.
+///
+/// Why not a task on the caller's runtime: a batch holds the global append
+/// lock across two round trips, and each reply must wake the appender before
+/// the batch can go on. Among the request handlers of a busy 2-core pod that
+/// wake-up queued behind HTTP/2 and JSON work: at 32 gRPC clients a batch took
+/// 2.0 ms against 0.9 ms on its own thread, with a third of a core idle, and
+/// the lock is held that long for every pod. The connections the loop opens
+/// are driven by this runtime too, as long as `pool` is the loop's own.
+pub(crate) fn spawn_on_own_thread(
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(task),
+        // Only when the OS refuses a timer or an epoll instance; no appender means
+        // every append answers "shutting down", which the callers report.
+        Err(e) => tracing::error!(error = %e, "could not start the appender's runtime"),
+    })
 }
 
 async fn run(pool: Pool, config: AppenderConfig, mut rx: mpsc::Receiver<Job>) {
