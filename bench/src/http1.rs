@@ -1,5 +1,5 @@
-//! A lean keep-alive HTTP/1.1 client for read load: one hyper connection per request in
-//! flight and nothing else. `reqwest` adds a pool, URL parsing and redirect handling per
+//! A lean keep-alive HTTP/1.1 client for load: one hyper connection per request in flight
+//! and nothing else. `reqwest` adds a pool, URL parsing and redirect handling per
 //! request, which on this 2-core machine is CPU taken from the service being measured;
 //! pgbench, the baseline, is a lean C client too.
 
@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, StatusCode, Uri, header};
+use hyper::{Method, Request, StatusCode, Uri, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 pub struct Http1 {
     authority: String,
     connect_timeout: Duration,
-    sender: Option<SendRequest<Empty<Bytes>>>,
+    sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Http1 {
@@ -31,7 +31,18 @@ impl Http1 {
 
     /// `GET path`; the status and the whole body.
     pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes), String> {
-        let result = self.try_get(path).await;
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `method path`, with `json` as an `application/json` body if given; the status and the
+    /// whole response body.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        json: Option<Bytes>,
+    ) -> Result<(StatusCode, Bytes), String> {
+        let result = self.try_send(method, path, json).await;
         if result.is_err() {
             self.sender = None;
         }
@@ -44,21 +55,29 @@ impl Http1 {
         self.sender = None;
     }
 
-    async fn try_get(&mut self, path: &str) -> Result<(StatusCode, Bytes), String> {
+    async fn try_send(
+        &mut self,
+        method: Method,
+        path: &str,
+        json: Option<Bytes>,
+    ) -> Result<(StatusCode, Bytes), String> {
         let sender = match &mut self.sender {
             Some(sender) => sender,
             None => self.sender.insert(self.connect().await?),
         };
         sender.ready().await.map_err(|e| e.to_string())?;
-        let request =
-            Request::get(path).header(header::HOST, &self.authority).body(Empty::new()).map_err(|e| e.to_string())?;
+        let mut request = Request::builder().method(method).uri(path).header(header::HOST, &self.authority);
+        if json.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(Full::new(json.unwrap_or_default())).map_err(|e| e.to_string())?;
         let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok((status, body))
     }
 
-    async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, String> {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.authority))
             .await
             .map_err(|_| format!("connect to {} timed out", self.authority))?
