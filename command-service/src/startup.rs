@@ -8,8 +8,8 @@ use tally_event_store::{Appender, AppenderConfig, migrate, tail::Listener};
 use tally_platform::{
     causes::Causes,
     db,
-    settings::DatabaseSettings,
     http::{Readiness, not_found, ops_routes, serve, with_common_layers},
+    settings::DatabaseSettings,
 };
 use tally_proto::v1::{command_service_server::CommandServiceServer, event_store_server::EventStoreServer};
 use tokio::net::TcpListener;

@@ -86,7 +86,7 @@ async fn tailer_sees_every_event_exactly_once_in_order_despite_random_commit_ord
             let pool = reader_pool.clone();
             async move {
                 let client = pool.get().await.unwrap();
-                let events = reader::read_all(&*client, after, 5, &reader::Filter::default()).await.unwrap();
+                let events = reader::read_all(&client, after, 5, &reader::Filter::default()).await.unwrap();
                 events.iter().map(|e| e.global_position).collect()
             }
         },

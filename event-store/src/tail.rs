@@ -118,7 +118,7 @@ impl Tailer {
     /// The next page without waiting; empty when caught up.
     pub async fn poll(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
         let client = self.pool.get().await?;
-        let events = reader::read_all(&*client, self.after, self.page, &self.filter).await?;
+        let events = reader::read_all(&client, self.after, self.page, &self.filter).await?;
         if let Some(last) = events.last() {
             self.after = last.global_position;
         }

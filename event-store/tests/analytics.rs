@@ -70,7 +70,7 @@ async fn duplicates_are_reported_and_not_appended_again() {
     assert_eq!(count(&pool).await, 5);
 
     let client = pool.get().await.unwrap();
-    let page = reader::read_stream(&*client, "analytics", &format!("analytics-{site}"), 0, 100).await.unwrap();
+    let page = reader::read_stream(&client, "analytics", &format!("analytics-{site}"), 0, 100).await.unwrap();
     assert_eq!(page.iter().map(|e| e.stream_version).collect::<Vec<_>>(), [1, 2, 3, 4]);
 }
 

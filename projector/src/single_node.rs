@@ -114,7 +114,7 @@ pub async fn run(
 
 async fn head(pool: &Pool) -> Result<u64, ProjectorError> {
     let client = pool.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-    Ok(reader::head_position(&*client).await?)
+    Ok(reader::head_position(&client).await?)
 }
 
 /// A marker that only moves the `$all` position, as the relay's watermarks

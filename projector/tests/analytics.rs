@@ -90,7 +90,7 @@ async fn partitions_applied_concurrently_equal_a_rebuild() {
     }
 
     // Three "partitions" keyed by visitor, as the relay keys analytics events.
-    let all = reader::read_all(&*h.store.get().await.unwrap(), 0, 10_000, &Default::default()).await.unwrap();
+    let all = reader::read_all(&h.store.get().await.unwrap(), 0, 10_000, &Default::default()).await.unwrap();
     let mut partitions: [Vec<Message>; 3] = Default::default();
     for event in all {
         let p = if event.category == "analytics" {
@@ -199,7 +199,7 @@ fn assert_same(got: &[Vec<String>; 4], want: &[Vec<String>; 4], what: &str) {
 
 /// Applies the whole log in order through the live path, in uneven batches.
 async fn project_live(h: &Harness) {
-    let all = reader::read_all(&*h.store.get().await.unwrap(), 0, 100_000, &Default::default()).await.unwrap();
+    let all = reader::read_all(&h.store.get().await.unwrap(), 0, 100_000, &Default::default()).await.unwrap();
     let messages: Vec<Message> = all
         .into_iter()
         .map(|event| {

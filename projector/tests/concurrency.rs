@@ -16,7 +16,7 @@ use tally_projector::{
 
 /// The global order as two partitions of topic `t`: profile events in 0, the rest in 1.
 async fn two_partitions(h: &Harness) -> (Vec<Message>, Vec<Message>) {
-    let events = reader::read_all(&*h.store.get().await.unwrap(), 0, 10_000, &Default::default()).await.unwrap();
+    let events = reader::read_all(&h.store.get().await.unwrap(), 0, 10_000, &Default::default()).await.unwrap();
     let (mut profiles, mut others) = (Vec::new(), Vec::new());
     for event in events {
         let partition = if event.category == "profile" { 0 } else { 1 };

@@ -104,7 +104,7 @@ async fn a_rebuild_in_rounds_rebuilds_the_keys_and_verifies_them() {
     // The verifier notices a key that is revoked in the tables but not in the event store.
     let mut model = rebuild::verify::Model::default();
     let client = h.store.get().await.unwrap();
-    let events = tally_event_store::reader::read_all(&*client, 0, 10_000, &Default::default()).await.unwrap();
+    let events = tally_event_store::reader::read_all(&client, 0, 10_000, &Default::default()).await.unwrap();
     events.iter().for_each(|e| model.observe(e));
     let read = h.read.get().await.unwrap();
     read.execute("UPDATE site_read_keys_v2 SET revoked = true WHERE NOT revoked AND key_id LIKE '%64'", &[])

@@ -173,7 +173,7 @@ async fn verification_catches_tables_that_disagree_with_the_event_store() {
     projector.stop().await;
 
     let mut model = rebuild::verify::Model::default();
-    let events = tally_event_store::reader::read_all(&*h.store.get().await.unwrap(), 0, 10_000, &Default::default())
+    let events = tally_event_store::reader::read_all(&h.store.get().await.unwrap(), 0, 10_000, &Default::default())
         .await
         .unwrap();
     events.iter().for_each(|e| model.observe(e));

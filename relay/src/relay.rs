@@ -193,7 +193,7 @@ impl Relay {
     /// Lag = head − checkpoint. A failed read only costs the gauge an update.
     async fn report_lag(&self, published: u64) {
         let head = match self.pool.get().await {
-            Ok(client) => reader::head_position(&*client).await.map_err(|e| e.to_string()),
+            Ok(client) => reader::head_position(&client).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match head {

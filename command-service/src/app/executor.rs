@@ -179,7 +179,7 @@ impl Executor {
     /// The stored event at `version` of a stream (which must exist), decoded.
     pub async fn event_at<A: Cached>(&self, stream_id: &str, version: u64) -> Result<A::Event, AppError> {
         let client = self.pool.get().await.map_err(StoreError::from)?;
-        let page = reader::read_stream(&*client, A::CATEGORY, stream_id, version.saturating_sub(1), 1).await?;
+        let page = reader::read_stream(&client, A::CATEGORY, stream_id, version.saturating_sub(1), 1).await?;
         let corrupt = |reason: String| AppError::Corrupt { stream_id: stream_id.to_owned(), version, reason };
         let stored = page.into_iter().next().filter(|e| e.stream_version == version);
         let stored = stored.ok_or_else(|| corrupt("the event is missing".to_owned()))?;
@@ -206,7 +206,7 @@ impl Executor {
         let client = self.pool.get().await.map_err(StoreError::from)?;
         let mut loaded = (*from).clone();
         loop {
-            let page = reader::read_stream(&*client, A::CATEGORY, stream_id, loaded.version, LOAD_PAGE).await?;
+            let page = reader::read_stream(&client, A::CATEGORY, stream_id, loaded.version, LOAD_PAGE).await?;
             let done = (page.len() as i64) < LOAD_PAGE;
             for stored in page {
                 let event = A::decode(&stored.event_type, stored.schema_version, &stored.payload).map_err(|e| {
@@ -233,7 +233,7 @@ impl Executor {
 
     async fn replay<A: Cached>(&self, command_id: &str, fingerprint: &[u8]) -> Result<Option<Executed<A>>, AppError> {
         let client = self.pool.get().await.map_err(StoreError::from)?;
-        let Some((stored_print, result)) = reader::command_result(&*client, command_id).await? else {
+        let Some((stored_print, result)) = reader::command_result(&client, command_id).await? else {
             return Ok(None);
         };
         drop(client);

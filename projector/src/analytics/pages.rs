@@ -54,7 +54,7 @@ pub fn spawn_reader(
 
 pub async fn read_page(store: &Pool, after: u64, page: usize) -> Result<Vec<RecordedEvent>, ProjectorError> {
     let client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-    Ok(reader::read_all(&*client, after, page as i64, &filter()).await?)
+    Ok(reader::read_all(&client, after, page as i64, &filter()).await?)
 }
 
 /// The stored event at `position`, if it is an analytics one.

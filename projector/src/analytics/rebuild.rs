@@ -159,7 +159,7 @@ async fn fill_verify_switch(
     };
     let head = {
         let client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-        reader::head_position(&*client).await?
+        reader::head_position(&client).await?
     };
     let tables = &statements.tables;
     let bulk = bulk_fill(read, store, rules, tables, head, options, shutdown).await;

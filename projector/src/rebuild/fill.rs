@@ -315,7 +315,7 @@ impl<'a> Filler<'a> {
         while after < self.through {
             let events = {
                 let client = self.store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-                reader::read_all(&*client, after, self.page as i64, &filter).await?
+                reader::read_all(&client, after, self.page as i64, &filter).await?
             };
             let events: Vec<_> = events.into_iter().take_while(|e| e.global_position <= self.through).collect();
             let Some(last) = events.last().map(|e| e.global_position) else { break };

@@ -215,7 +215,7 @@ async fn fill_verify_switch(
     let statements = Statements::new(new.version);
     let head = {
         let client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-        reader::head_position(&*client).await?
+        reader::head_position(&client).await?
     };
     // The bar runs over the global order's positions, which are dense: exact progress and
     // ETA without counting the store's profile events first (a scan of its own at 10 M).

@@ -109,7 +109,7 @@ pub(crate) fn spawn_reader<E: Pick + Send + 'static, O: Observe>(
         let mut after = after;
         while after < until {
             let page = match store.get().await {
-                Ok(client) => reader::read_all(&*client, after, page as i64, &filter).await.map_err(Into::into),
+                Ok(client) => reader::read_all(&client, after, page as i64, &filter).await.map_err(Into::into),
                 Err(e) => Err(ProjectorError::EventStore(e.into())),
             };
             let page = match page {

@@ -56,7 +56,7 @@ pub async fn prepare<'a>(
     while (through as i64) < live {
         let events = {
             let store_client = store.get().await.map_err(|e| ProjectorError::EventStore(e.into()))?;
-            reader::read_all(&*store_client, through, page as i64, &filter).await?
+            reader::read_all(&store_client, through, page as i64, &filter).await?
         };
         let events: Vec<_> = events.into_iter().take_while(|e| e.global_position as i64 <= live).collect();
         if events.is_empty() {

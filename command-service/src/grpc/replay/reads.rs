@@ -57,7 +57,7 @@ impl EventReads {
         let client = self.pool.get().await.map_err(|e| store_failed(e.into()))?;
         // One extra row tells whether the stream goes on, without a second query.
         let mut events =
-            reader::read_stream(&*client, &stream.category, &stream.id, from_version.saturating_sub(1), limit + 1)
+            reader::read_stream(&client, &stream.category, &stream.id, from_version.saturating_sub(1), limit + 1)
                 .await
                 .map_err(store_failed)?;
         let end_of_stream = events.len() as i64 <= limit;
@@ -72,8 +72,8 @@ impl EventReads {
         let client = self.pool.get().await.map_err(|e| store_failed(e.into()))?;
         // The head is read first: the order is gap-free, so every event up to
         // it is visible to the page query that follows.
-        let head = reader::head_position(&*client).await.map_err(store_failed)?;
-        let events = reader::read_all(&*client, after, limit, filter).await.map_err(store_failed)?;
+        let head = reader::head_position(&client).await.map_err(store_failed)?;
+        let events = reader::read_all(&client, after, limit, filter).await.map_err(store_failed)?;
         let last = events.last().map(|e| e.global_position);
         let next_after_position = match last {
             // A full page may have more behind it.
