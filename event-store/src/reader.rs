@@ -15,8 +15,31 @@ use tokio_postgres::Row;
 
 use crate::{EventMetadata, RecordedEvent, StoreError};
 
-const COLUMNS: &str = "global_position, event_id, stream_id, category, stream_version, event_type, \
-                       schema_version, payload, metadata, recorded_at";
+/// The columns every event read selects, in [`decode`]'s order. A macro, not a
+/// `const`, so the statements below are literals: `prepare_cached` is keyed by
+/// the text, and a `format!` would build it again on every call.
+macro_rules! columns {
+    () => {
+        "global_position, event_id, stream_id, category, stream_version, event_type, \
+         schema_version, payload, metadata, recorded_at"
+    };
+}
+
+const READ_STREAM: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM events WHERE category = $1 AND stream_id = $2 AND stream_version > $3 \
+     ORDER BY stream_version LIMIT $4"
+);
+
+const READ_ALL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM events WHERE global_position > $1 \
+     AND (cardinality($2::text[]) = 0 OR category = ANY($2)) \
+     AND (cardinality($3::text[]) = 0 OR event_type = ANY($3)) \
+     ORDER BY global_position LIMIT $4"
+);
 
 fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
     let metadata: serde_json::Value = row.get(8);
@@ -43,11 +66,7 @@ pub async fn read_stream(
     after_version: u64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE category = $1 AND stream_id = $2 AND stream_version > $3 \
-         ORDER BY stream_version LIMIT $4"
-    );
-    let statement = client.prepare_cached(&sql).await?;
+    let statement = client.prepare_cached(READ_STREAM).await?;
     let rows = client.query(&statement, &[&category, &stream_id, &(after_version as i64), &limit]).await?;
     rows.iter().map(decode).collect()
 }
@@ -66,13 +85,7 @@ pub async fn read_all(
     limit: i64,
     filter: &Filter,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE global_position > $1 \
-         AND (cardinality($2::text[]) = 0 OR category = ANY($2)) \
-         AND (cardinality($3::text[]) = 0 OR event_type = ANY($3)) \
-         ORDER BY global_position LIMIT $4"
-    );
-    let statement = client.prepare_cached(&sql).await?;
+    let statement = client.prepare_cached(READ_ALL).await?;
     let rows =
         client.query(&statement, &[&(after_position as i64), &filter.categories, &filter.event_types, &limit]).await?;
     rows.iter().map(decode).collect()
