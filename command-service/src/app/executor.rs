@@ -26,8 +26,12 @@ pub struct Executed<A> {
 }
 
 /// The stream a command targets, and whether it is known to be new.
-enum Stream {
-    /// An id drawn for this command: nothing can have been written to it.
+pub enum Stream {
+    /// An id the caller has just drawn (a create): such a stream cannot exist
+    /// yet, so its (empty) state is not read from the store — that read was a
+    /// planned query and a round trip on every create. Should the id exist
+    /// after all, the append's expected version (no events) refuses the write
+    /// and the retry reads the store.
     New(String),
     Existing(String),
 }
@@ -76,39 +80,14 @@ impl Executor {
         }
     }
 
-    /// Runs `command` against stream `stream_id`.
+    /// Runs `command` against `stream`.
     ///
     /// `fingerprint` identifies the command's content for idempotency (see
     /// [`fingerprint`]): a command id reused with other content is refused.
     /// For creates it must not include the server-generated id, so a retry
     /// is recognised and answered with the first attempt's stream.
-    pub async fn execute<A: Cached>(
-        &self,
-        stream_id: String,
-        command: &A::Command,
-        ctx: &CommandContext,
-        fingerprint: Vec<u8>,
-    ) -> Result<Executed<A>, AppError> {
-        self.run(Stream::Existing(stream_id), command, ctx, fingerprint).await
-    }
-
-    /// Like [`Executor::execute`], for a stream id the caller has just drawn
-    /// (a create): such a stream cannot exist yet, so its (empty) state is not
-    /// read from the store. That read was a planned query and a round trip on
-    /// every create. Should the id exist after all, the append's expected
-    /// version (no events) refuses the write and the retry reads the store.
-    pub async fn execute_new<A: Cached>(
-        &self,
-        stream_id: String,
-        command: &A::Command,
-        ctx: &CommandContext,
-        fingerprint: Vec<u8>,
-    ) -> Result<Executed<A>, AppError> {
-        self.run(Stream::New(stream_id), command, ctx, fingerprint).await
-    }
-
     #[tracing::instrument(skip_all, fields(stream_id = %stream.id(), command_id = ctx.command_id.as_deref().unwrap_or("")))]
-    async fn run<A: Cached>(
+    pub async fn execute<A: Cached>(
         &self,
         stream: Stream,
         command: &A::Command,

@@ -17,7 +17,7 @@ pub use cache::{Loaded, StreamCache};
 pub use codec::StoredAggregate;
 pub use context::CommandContext;
 pub use error::AppError;
-pub use executor::{Executed, Executor, fingerprint};
+pub use executor::{Executed, Executor, Stream, fingerprint};
 pub use profiles::ProfileCommands;
 pub use read_keys::IssuedKey;
 pub use sites::SiteCommands;

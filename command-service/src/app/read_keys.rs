@@ -7,7 +7,7 @@ use rand::RngCore as _;
 use tally_domain::{IssueReadKey, ReadKeyToken, RevokeReadKey, Site, SiteCommand, SiteEvent, SiteId, stream_id};
 use tally_event_store::AppendResult;
 
-use super::{AppError, CommandContext, SiteCommands, fingerprint};
+use super::{AppError, CommandContext, SiteCommands, Stream, fingerprint};
 
 /// A key as its issuer sees it.
 #[derive(Debug, Clone)]
@@ -52,8 +52,10 @@ impl SiteCommands {
         let token = draw();
         let command = IssueReadKey::new(id, token.key_id().clone(), token.digest(), label)?;
         let stream = stream_id::<Site>(id);
-        let done =
-            self.executor.execute::<Site>(stream.clone(), &SiteCommand::IssueReadKey(command), ctx, print).await?;
+        let done = self
+            .executor
+            .execute::<Site>(Stream::Existing(stream.clone()), &SiteCommand::IssueReadKey(command), ctx, print)
+            .await?;
         if !done.result.replayed {
             let key_id = token.key_id().as_str().to_owned();
             return Ok(IssuedKey { key_id, token: Some(token), result: done.result });
@@ -82,7 +84,7 @@ impl SiteCommands {
         let print = fingerprint("RevokeSiteReadKey", &id.to_string(), &command);
         let done = self
             .executor
-            .execute::<Site>(stream_id::<Site>(id), &SiteCommand::RevokeReadKey(command), ctx, print)
+            .execute::<Site>(Stream::Existing(stream_id::<Site>(id)), &SiteCommand::RevokeReadKey(command), ctx, print)
             .await?;
         Ok(done.result)
     }

@@ -4,7 +4,7 @@ use tally_domain::{
     DeleteSite, Profile, RegisterSite, Site, SiteCommand, SiteId, SiteInput, UpdateSite, ValidationError, stream_id,
 };
 
-use super::{AppError, CommandContext, Executed, Executor, fingerprint};
+use super::{AppError, CommandContext, Executed, Executor, Stream, fingerprint};
 
 #[derive(Clone)]
 pub struct SiteCommands {
@@ -28,7 +28,7 @@ impl SiteCommands {
         if owner.state.data().is_none() {
             return Err(ValidationError::single("owner_profile_id", "no active profile has this id").into());
         }
-        self.executor.execute_new(stream_id::<Site>(id), &SiteCommand::Register(command), ctx, print).await
+        self.executor.execute(Stream::New(stream_id::<Site>(id)), &SiteCommand::Register(command), ctx, print).await
     }
 
     pub async fn update(
@@ -40,12 +40,12 @@ impl SiteCommands {
     ) -> Result<Executed<Site>, AppError> {
         let command = UpdateSite::new(id, input, mask)?;
         let print = fingerprint("UpdateSite", &id.to_string(), &command);
-        self.executor.execute(stream_id::<Site>(id), &SiteCommand::Update(command), ctx, print).await
+        self.executor.execute(Stream::Existing(stream_id::<Site>(id)), &SiteCommand::Update(command), ctx, print).await
     }
 
     pub async fn delete(&self, id: SiteId, ctx: &CommandContext) -> Result<Executed<Site>, AppError> {
         let command = SiteCommand::Delete(DeleteSite { site_id: id });
         let print = fingerprint("DeleteSite", &id.to_string(), &command);
-        self.executor.execute(stream_id::<Site>(id), &command, ctx, print).await
+        self.executor.execute(Stream::Existing(stream_id::<Site>(id)), &command, ctx, print).await
     }
 }
