@@ -87,3 +87,24 @@ fn only_and_skip_that_leave_nothing_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("leave no workload"), "{out:?}");
 }
+
+#[test]
+fn smoke_run_of_commands_over_rest_counts_commands_without_errors() {
+    let dir = tempfile::tempdir().expect("temp dir for the report");
+    let json = dir.path().join("commands.json");
+    let out =
+        tally_bench(&["commands", "--smoke", "--transport", "rest", "--no-peer", "--json", json.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "tally-bench commands --transport rest failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = read_json(&json);
+    for row in report["rows"].as_array().expect("rows") {
+        assert_eq!(row["tally"]["transport"], "rest", "{row}");
+        assert!(row["tally"]["commands"].as_u64() > Some(0), "{row}");
+        assert_eq!(row["tally"]["errors"], 0, "{row}");
+    }
+}
