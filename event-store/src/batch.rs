@@ -1,5 +1,7 @@
 //! One batch transaction in two round trips: lock the head and read what the
-//! plan needs, then write what it decided and commit.
+//! plan needs, then write what it decided and commit. The command appender
+//! first tries one round trip on presumptions (`presumed.rs`) and comes here
+//! when they are refuted or do not apply; analytics ingest always comes here.
 //!
 //! Why two round trips and not one statement per table: the append lock is
 //! held from the first round trip until commit, so every round trip inside it

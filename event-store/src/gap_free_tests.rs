@@ -46,7 +46,7 @@ fn request(writer: usize, n: usize) -> AppendRequest {
 
 /// Tails with `read_after` until `done` fires and one more read finds
 /// nothing; returns what it saw, in order.
-async fn tail<F, Fut>(read_after: F, done: Arc<Notify>) -> Vec<u64>
+pub(crate) async fn tail<F, Fut>(read_after: F, done: Arc<Notify>) -> Vec<u64>
 where
     F: Fn(u64) -> Fut,
     Fut: std::future::Future<Output = Vec<u64>>,

@@ -26,12 +26,15 @@ mod error;
 pub mod migrate;
 mod model;
 mod plan;
+mod presumed;
 pub mod reader;
 pub mod salts;
 pub mod tail;
 
 #[cfg(test)]
 mod gap_free_tests;
+#[cfg(test)]
+mod presumed_tests;
 
 pub use analytics::{AnalyticsAppender, AnalyticsAppenderConfig, AnalyticsBatch, AnalyticsEvent, AnalyticsOutcome};
 pub use appender::{Appender, AppenderConfig};
