@@ -45,12 +45,21 @@ impl Stream {
 }
 
 /// Shared by every command handler of the process.
+///
+/// One `Arc` inside, because axum clones the handlers' state on every request:
+/// with a pool, a channel sender and two caches each behind its own reference
+/// count, that was ten atomic increments and decrements per command on cache
+/// lines both cores write, 2 % of the service's CPU (docs/benchmarks.md).
 #[derive(Clone)]
 pub struct Executor {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
     pool: Pool,
     appender: Appender,
-    profiles: Arc<StreamCache<tally_domain::Profile>>,
-    sites: Arc<StreamCache<tally_domain::Site>>,
+    profiles: StreamCache<tally_domain::Profile>,
+    sites: StreamCache<tally_domain::Site>,
 }
 
 /// Gives the executor the cache that belongs to an aggregate type.
@@ -60,24 +69,20 @@ pub trait Cached: StoredAggregate {
 
 impl Cached for tally_domain::Profile {
     fn cache(executor: &Executor) -> &StreamCache<Self> {
-        &executor.profiles
+        &executor.inner.profiles
     }
 }
 
 impl Cached for tally_domain::Site {
     fn cache(executor: &Executor) -> &StreamCache<Self> {
-        &executor.sites
+        &executor.inner.sites
     }
 }
 
 impl Executor {
     pub fn new(pool: Pool, appender: Appender, cache_capacity: usize) -> Self {
-        Self {
-            pool,
-            appender,
-            profiles: Arc::new(StreamCache::new(cache_capacity)),
-            sites: Arc::new(StreamCache::new(cache_capacity)),
-        }
+        let (profiles, sites) = (StreamCache::new(cache_capacity), StreamCache::new(cache_capacity));
+        Self { inner: Arc::new(Shared { pool, appender, profiles, sites }) }
     }
 
     /// Runs `command` against `stream`.
@@ -133,7 +138,7 @@ impl Executor {
                 return Ok(Executed { loaded, result });
             }
             let request = self.request::<A>(&stream_id, &loaded, &events, ctx, fingerprint.clone());
-            match self.appender.append(request).await {
+            match self.inner.appender.append(request).await {
                 Ok(result) => {
                     let next = Arc::new(apply(&loaded, &events, &result));
                     if !result.replayed {
@@ -157,7 +162,7 @@ impl Executor {
 
     /// The stored event at `version` of a stream (which must exist), decoded.
     pub async fn event_at<A: Cached>(&self, stream_id: &str, version: u64) -> Result<A::Event, AppError> {
-        let client = self.pool.get().await.map_err(StoreError::from)?;
+        let client = self.inner.pool.get().await.map_err(StoreError::from)?;
         let page = reader::read_stream(&client, A::CATEGORY, stream_id, version.saturating_sub(1), 1).await?;
         let corrupt = |reason: String| AppError::Corrupt { stream_id: stream_id.to_owned(), version, reason };
         let stored = page.into_iter().next().filter(|e| e.stream_version == version);
@@ -182,7 +187,7 @@ impl Executor {
 
     /// Brings `from` up to date by reading only the events after it.
     async fn refresh<A: Cached>(&self, stream_id: &str, from: Arc<Loaded<A>>) -> Result<Arc<Loaded<A>>, AppError> {
-        let client = self.pool.get().await.map_err(StoreError::from)?;
+        let client = self.inner.pool.get().await.map_err(StoreError::from)?;
         let mut loaded = (*from).clone();
         loop {
             let page = reader::read_stream(&client, A::CATEGORY, stream_id, loaded.version, LOAD_PAGE).await?;
@@ -211,7 +216,7 @@ impl Executor {
     }
 
     async fn replay<A: Cached>(&self, command_id: &str, fingerprint: &[u8]) -> Result<Option<Executed<A>>, AppError> {
-        let client = self.pool.get().await.map_err(StoreError::from)?;
+        let client = self.inner.pool.get().await.map_err(StoreError::from)?;
         let Some((stored_print, result)) = reader::command_result(&client, command_id).await? else {
             return Ok(None);
         };
