@@ -52,7 +52,7 @@ pub(crate) enum Presumed {
 /// The custom SQLSTATE of `tally_presumption_holds` (migration V4).
 const REFUTED: &str = "TA001";
 
-/// What the batch's requests take for granted, and where it came from.
+/// What the batch's requests take for granted.
 #[derive(Debug, Default)]
 struct Presumptions {
     snapshot: Snapshot,
