@@ -39,6 +39,8 @@ session_timeout_ms = 10000
 
 [analytics]
 session_timeout_minutes = 30
+close_days_every = 5
+close_days_after = 300
 
 [batch]
 max_events = 2000
@@ -111,6 +113,14 @@ pub struct AnalyticsSettings {
     /// Events of a visitor less than this many minutes apart share a session.
     #[serde(deserialize_with = "session_minutes")]
     pub session_timeout_minutes: u32,
+    /// Seconds between looks for site-days to close (docs/analytics-read.md, "Open days");
+    /// a look that finds none costs one small query and takes no lock.
+    #[serde(with = "tally_platform::settings::secs")]
+    pub close_days_every: Duration,
+    /// Seconds after a site's local midnight before its day is closed. Economy only: an
+    /// event of a closed day arriving later still lands in its week and month.
+    #[serde(with = "tally_platform::settings::secs")]
+    pub close_days_after: Duration,
 }
 
 /// 1 to 1440: a session never spans a local day anyway.
@@ -133,6 +143,10 @@ fn within<'de, D: Deserializer<'de>, T: PartialOrd + std::fmt::Display>(
 }
 
 impl AnalyticsSettings {
+    pub fn closing(&self) -> crate::analytics::closing::Schedule {
+        crate::analytics::closing::Schedule { every: self.close_days_every, after: self.close_days_after }
+    }
+
     pub fn rules(&self) -> tally_domain::sessions::Rules {
         tally_domain::sessions::Rules {
             timeout: chrono::Duration::minutes(i64::from(self.session_timeout_minutes.max(1))),

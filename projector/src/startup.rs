@@ -13,7 +13,7 @@ use tally_platform::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{ProjectorError, batch::Applier, migrate, settings::Settings, single_node};
+use crate::{ProjectorError, analytics::closing, batch::Applier, migrate, settings::Settings, single_node};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -63,6 +63,8 @@ impl App {
     /// with its error, so an orchestrator restarts it.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartupError> {
         let App { listener, router, readiness, applier, settings } = self;
+        let closing =
+            tokio::spawn(closing::run(applier.pool().clone(), settings.analytics.closing(), shutdown.clone()));
         let consumer = tokio::spawn(consume(applier, settings.clone(), shutdown.clone()));
         readiness.set(true);
         tracing::info!(
@@ -88,6 +90,9 @@ impl App {
             Ok(Ok(served)) => served.map_err(StartupError::Serve)?,
             Ok(Err(join)) => tracing::error!(error = %join, "ops server task failed"),
             Err(_) => tracing::warn!("ops server did not stop in time"),
+        }
+        if let Err(join) = closing.await {
+            tracing::error!(error = %join, "closing task failed");
         }
         consumed?;
         tracing::info!("projector stopped");

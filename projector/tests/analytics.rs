@@ -8,7 +8,10 @@ mod support;
 use std::sync::Arc;
 
 use prost::Message as _;
-use support::Harness;
+use support::{
+    Harness,
+    visits::{self, Dice, SOURCES, rows, snapshot},
+};
 use tally_event_store::reader;
 use tally_projector::{
     batch::Applier,
@@ -16,93 +19,13 @@ use tally_projector::{
 };
 use tally_proto::v1;
 
-/// A deterministic pseudo-random sequence (no dependency for a test's dice).
-struct Dice(u64);
-
-impl Dice {
-    fn roll(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
-const PAGES: [&str; 5] = ["/", "/pricing", "/blog", "/blog/a", "/docs"];
-const SOURCES: [&str; 3] = ["", "Google", "Twitter"];
-
-async fn rows(h: &Harness, sql: &str) -> Vec<String> {
-    let client = h.read.get().await.unwrap();
-    client.query(sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
-}
-
-async fn snapshot(h: &Harness, version: i32) -> [Vec<String>; 4] {
-    [
-        // Rows whose deltas cancelled out differ with batch boundaries; they carry nothing.
-        rows(
-            h,
-            &format!(
-                "SELECT t::text FROM analytics_rollup_v{version} t WHERE (visitors, hour_visitors, visits, bounces, \
-                 duration_ms, pageviews, events) <> (0, 0, 0, 0, 0, 0, 0) ORDER BY 1"
-            ),
-        )
-        .await,
-        rows(h, &format!("SELECT t::text FROM analytics_sessions_v{version} t ORDER BY 1")).await,
-        rows(h, &format!("SELECT t::text FROM analytics_events_v{version} t ORDER BY 1")).await,
-        rows(h, &format!("SELECT t::text FROM analytics_visitor_days_v{version} t ORDER BY 1")).await,
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_applied_concurrently_equal_a_rebuild() {
     let mut h = Harness::new().await;
     let owner = h.create_profile("owner").await;
     let site = h.register_site(owner, "shop.example").await;
-    let mut dice = Dice(7);
-    // 60 visitors over two days, 2-9 events each, gaps from 1 to 59 minutes (so both sides
-    // of the 30-minute timeout), pageviews and custom events mixed.
-    let start = chrono::DateTime::parse_from_rfc3339("2026-05-04T06:00:00Z").unwrap().to_utc();
-    let mut events = Vec::new();
-    for v in 0..60 {
-        let day = v % 2;
-        let mut at = start + chrono::Duration::days(day) + chrono::Duration::minutes(dice.roll(600) as i64);
-        let source = SOURCES[dice.roll(3) as usize];
-        for _ in 0..2 + dice.roll(8) {
-            let name = if dice.roll(5) == 0 { "signup" } else { "pageview" };
-            events.push((at, v, day, name, PAGES[dice.roll(5) as usize], source));
-            at += chrono::Duration::minutes(1 + dice.roll(59) as i64);
-        }
-    }
-    events.sort_by_key(|e| e.0);
-    for (at, v, day, name, page, source) in events {
-        let local = at + chrono::Duration::hours(2);
-        let payload = v1::AnalyticsEventRecorded {
-            site_id: site.to_string(),
-            visitor_id: format!("v{v}-{day}"),
-            name: name.into(),
-            timestamp: Some(prost_types::Timestamp { seconds: at.timestamp(), nanos: 0 }),
-            local_date: local.format("%Y-%m-%d").to_string(),
-            utc_offset_seconds: 7200,
-            pathname: page.into(),
-            referrer_source: source.into(),
-            device: if v % 3 == 0 { "mobile" } else { "desktop" }.into(),
-            ..Default::default()
-        };
-        h.append(&format!("analytics-{site}"), "tally.v1.AnalyticsEventRecorded", payload.encode_to_vec()).await;
-    }
-
-    // Three "partitions" keyed by visitor, as the relay keys analytics events.
-    let all = reader::read_all(&h.store.get().await.unwrap(), 0, 10_000, &Default::default()).await.unwrap();
-    let mut partitions: [Vec<Message>; 3] = Default::default();
-    for event in all {
-        let p = if event.category == "analytics" {
-            let payload = v1::AnalyticsEventRecorded::decode(event.payload.as_slice()).unwrap();
-            payload.visitor_id.bytes().map(u64::from).sum::<u64>() % 3
-        } else {
-            0
-        } as usize;
-        let mut m = Message::from_recorded(event);
-        m.source = Source { topic: "tally.analytics.v1".into(), partition: p as i32, offset: m.source.offset };
-        partitions[p].push(m);
-    }
+    visits::append(&mut h, site, 2, 7).await;
+    let partitions = visits::partitions(&h).await;
     let applier = Arc::new(Applier::new(h.read.clone(), "tally-projector"));
     let tasks: Vec<_> = partitions
         .into_iter()
@@ -281,7 +204,7 @@ async fn the_bulk_rebuild_writes_exactly_what_the_live_path_writes() {
     assert_same(&snapshot(&h, 2).await, &live, "the bulk rebuild");
     let logged: i64 =
         h.query_one("SELECT count(*) FROM pg_class WHERE relname LIKE 'analytics_%_v2' AND relpersistence = 'p'").await;
-    assert_eq!(logged, 4, "every rebuilt table is logged before the switch");
+    assert_eq!(logged, 5, "every rebuilt table is logged before the switch");
     let indexed: i64 =
         h.query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 'analytics_events_v2_recent_idx'").await;
     assert_eq!(indexed, 1);

@@ -10,9 +10,9 @@ async fn migrations_apply_once_and_create_the_read_model() {
     let config = tokio_postgres::Config::from_str(&url).unwrap();
     assert_eq!(
         tally_projector::migrate::run(&config).await.unwrap(),
-        7,
+        8,
         "V1 read model, V2 analytics, V3 entries, V4 spans, V5 packed visitor-days, V6 read keys, \
-         V7 hours into days"
+         V7 hours into days, V8 open days"
     );
     assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "a second run applies nothing");
 
@@ -37,6 +37,8 @@ async fn migrations_apply_once_and_create_the_read_model() {
         "analytics_visitor_days_v1",
         "site_read_keys",
         "site_read_keys_v1",
+        "analytics_open",
+        "analytics_open_v1",
     ] {
         client.query_one(&format!("SELECT count(*) FROM {relation}"), &[]).await.unwrap();
     }
@@ -49,7 +51,7 @@ async fn migrations_apply_once_and_create_the_read_model() {
 #[test]
 fn released_migrations_keep_their_text() {
     let mut released: Vec<(u32, u64)> =
-        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 7).map(|(v, _, sum)| (v, sum)).collect();
+        tally_projector::migrate::checksums().into_iter().filter(|m| m.0 <= 8).map(|(v, _, sum)| (v, sum)).collect();
     released.sort_unstable();
     assert_eq!(
         released,
@@ -60,7 +62,8 @@ fn released_migrations_keep_their_text() {
             (4, V4_CHECKSUM),
             (5, V5_CHECKSUM),
             (6, V6_CHECKSUM),
-            (7, V7_CHECKSUM)
+            (7, V7_CHECKSUM),
+            (8, V8_CHECKSUM)
         ]
     );
 }
@@ -72,6 +75,7 @@ const V4_CHECKSUM: u64 = 5_046_210_906_813_880_884;
 const V5_CHECKSUM: u64 = 6_978_609_763_217_641_256;
 const V6_CHECKSUM: u64 = 6_187_065_899_375_128_670;
 const V7_CHECKSUM: u64 = 15_273_458_396_708_766_507;
+const V8_CHECKSUM: u64 = 14_691_925_715_904_211_296;
 
 /// A fresh database migrated up to `version` only, as an older release left it, and a
 /// connection to it.
@@ -327,5 +331,44 @@ async fn v7_folds_hourly_dimension_rows_into_day_rows_and_respreads_the_weeks_an
             "version {version}"
         );
     }
-    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "V7 is the last; nothing left");
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(7)).await.unwrap(), 0, "V7 is applied once");
+}
+
+/// An installation an older release migrated, with a rebuilt and an older analytics version,
+/// gets an empty open-days table in both (every day stays in its spans until the projector
+/// first closes days) and the view on the active one.
+#[tokio::test]
+async fn v8_adds_an_empty_open_days_table_to_every_version_and_the_view_to_the_active_one() {
+    use tally_projector::analytics::schema::AnalyticsTables;
+
+    let (_cluster, config, client) = migrated_to(7).await;
+    let v2 = AnalyticsTables::new(2).create_ddl();
+    client.batch_execute(v2.split("CREATE TABLE analytics_open_v2").next().unwrap()).await.unwrap();
+    client
+        .batch_execute(
+            "UPDATE projections SET active_version = 2 WHERE name = 'analytics';
+             CREATE OR REPLACE VIEW analytics_rollup AS SELECT * FROM analytics_rollup_v2;",
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(tally_projector::migrate::run_to(&config, Some(8)).await.unwrap(), 1, "V8");
+    for version in [1, 2] {
+        let rows: i64 =
+            client.query_one(&format!("SELECT count(*) FROM analytics_open_v{version}"), &[]).await.unwrap().get(0);
+        assert_eq!(rows, 0, "version {version} starts with no open days");
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO analytics_open_v{version} (site_id, open_from) \
+                     VALUES ('00000000-0000-0000-0000-000000000001', '2026-11-0{version}')"
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    let seen: String = client.query_one("SELECT open_from::text FROM analytics_open", &[]).await.unwrap().get(0);
+    assert_eq!(seen, "2026-11-02", "the view shows the active version");
+    assert_eq!(tally_projector::migrate::run(&config).await.unwrap(), 0, "V8 is the last; nothing left");
 }

@@ -17,7 +17,8 @@ pub async fn breakdown(db: &Client, range: &Range, limit: u32) -> anyhow::Result
         rollup_breakdown(Pick::Top(Order::Visitors))
     ))
     .await?;
-    let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last);
+    let open_from = store::open_from(db, store::site_id(0)).await?;
+    let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last, open_from);
     let array = |items: Vec<String>| format!("'{{{}}}'", items.join(","));
     let args = format!(
         "'{}', {}, {}, {}, 'page', '{}', {}",

@@ -212,7 +212,8 @@ async fn rollup_rows(db: &tokio_postgres::Client, range: &Range) -> anyhow::Resu
     };
     let days = "SELECT count(*) FROM analytics_rollup WHERE site_id = $1 AND dim = $2 \
                 AND local_date BETWEEN $3 AND $4 AND hour >= -1";
-    let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last);
+    let open_from = store::open_from(db, site).await?;
+    let (codes, starts, signs) = tally_query_service::stats::spans(range.first, range.last, open_from);
     let spanned: i64 = db
         .query_one(
             "SELECT count(*) FROM unnest($3::int2[], $4::date[]) AS t(hour, local_date) \

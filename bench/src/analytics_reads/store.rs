@@ -39,6 +39,12 @@ pub fn site_id(n: u32) -> Uuid {
     Uuid::from_u128(0x7a11_0000_0000_4000_8000_0000_0000_0000 | u128::from(n))
 }
 
+/// The site's first open day on the read DB (days from it on are read as days, not spans).
+pub async fn open_from(db: &Client, site: Uuid) -> anyhow::Result<Option<chrono::NaiveDate>> {
+    let row = db.query_opt("SELECT open_from FROM analytics_open WHERE site_id = $1", &[&site]).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 fn domain(n: u32) -> String {
     format!("site{n}.bench.example")
 }

@@ -34,7 +34,7 @@ mod span;
 
 pub use contribution::{Delta, Metric};
 pub use model::{Bucket, Dim, Hit, HitKind, Rules, Seen, Session, SessionAttributes, VisitorDay};
-pub use span::{Span, Term, cover};
+pub use span::{Span, Term, cover, cover_open};
 
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,27 @@ pub enum Dim {
 }
 
 impl Dim {
+    /// Every dimension, in declaration order.
+    pub const ALL: [Dim; 17] = [
+        Dim::Total,
+        Dim::Source,
+        Dim::Referrer,
+        Dim::UtmSource,
+        Dim::UtmMedium,
+        Dim::UtmCampaign,
+        Dim::UtmContent,
+        Dim::UtmTerm,
+        Dim::Device,
+        Dim::Browser,
+        Dim::Os,
+        Dim::Country,
+        Dim::EntryPage,
+        Dim::ExitPage,
+        Dim::Page,
+        Dim::EventName,
+        Dim::Hour,
+    ];
+
     /// The name stored in the read DB (`""` for the total row).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -439,5 +460,20 @@ impl<'de> Deserialize<'de> for Seen {
             seen.0.entry(dim).or_default().insert(value);
         }
         Ok(seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dim;
+
+    #[test]
+    fn every_dimension_is_listed_once_in_order() {
+        // A new variant after `Hour` or a missing one breaks this: `ALL` is what the
+        // projector closes days over, so a dimension left out would miss its spans.
+        assert_eq!(Dim::ALL.len(), Dim::Hour as usize + 1);
+        for (i, d) in Dim::ALL.iter().enumerate() {
+            assert_eq!(*d as usize, i, "{d:?}");
+        }
     }
 }

@@ -10,6 +10,10 @@
 //! `terms × values`. Any 30 days are at most 10 terms instead of 30, the
 //! twelve-month period at most 20 and any 365 days at most 27 instead of 365
 //! (`docs/analytics-read.md`).
+//!
+//! A site's most recent days may still be **open**: the projector adds a day
+//! to its week and month only once the day is over ([`cover_open`]), so a
+//! live batch writes one row per value instead of three.
 
 use chrono::{Datelike, Duration, Months, NaiveDate};
 
@@ -87,11 +91,25 @@ pub struct Term {
 /// with weeks alone where month edges would cost more.
 pub fn cover(first: NaiveDate, last: NaiveDate) -> Vec<Term> {
     let mut out = Vec::new();
-    cover_with(first, last, Span::Month, 1, &mut out);
+    cover_with(first, last, Span::Month, 1, NaiveDate::MAX, &mut out);
     out
 }
 
-fn cover_with(first: NaiveDate, last: NaiveDate, span: Span, sign: i8, out: &mut Vec<Term>) {
+/// [`cover`] for a site whose days from `open_from` on are **open**: not yet added to their
+/// week's and month's rows (`None`: no day is). Open days are read as days; a week or month
+/// that reaches past `open_from` holds only its days before it, and is used as such.
+pub fn cover_open(first: NaiveDate, last: NaiveDate, open_from: Option<NaiveDate>) -> Vec<Term> {
+    let Some(open_from) = open_from else { return cover(first, last) };
+    let mut out = Vec::new();
+    if let Some(closed_last) = open_from.pred_opt() {
+        cover_with(first, last.min(closed_last), Span::Month, 1, closed_last, &mut out);
+    }
+    out.extend(days(first.max(open_from), last).map(|start| Term { span: Span::Day, start, sign: 1 }));
+    out
+}
+
+/// `limit`: the last day any span holds (the day before the first open day).
+fn cover_with(first: NaiveDate, last: NaiveDate, span: Span, sign: i8, limit: NaiveDate, out: &mut Vec<Term>) {
     if first > last {
         return;
     }
@@ -102,19 +120,19 @@ fn cover_with(first: NaiveDate, last: NaiveDate, span: Span, sign: i8, out: &mut
     let mut with_span = Vec::new();
     let mut start = span.start(first);
     while start <= last {
-        let end = span.end(start);
+        let end = span.end(start).min(limit);
         let (inside_first, inside_last) = (start.max(first), end.min(last));
         if (inside_first, inside_last) == (start, end) {
             with_span.push(Term { span, start, sign });
         } else {
             let mut inside = Vec::new();
-            cover_with(inside_first, inside_last, finer, sign, &mut inside);
+            cover_with(inside_first, inside_last, finer, sign, limit, &mut inside);
             let mut outside = vec![Term { span, start, sign }];
             if let Some(before) = inside_first.pred_opt() {
-                cover_with(start, before, finer, -sign, &mut outside);
+                cover_with(start, before, finer, -sign, limit, &mut outside);
             }
             if let Some(after) = inside_last.succ_opt() {
-                cover_with(after, end, finer, -sign, &mut outside);
+                cover_with(after, end, finer, -sign, limit, &mut outside);
             }
             with_span.extend(if outside.len() < inside.len() { outside } else { inside });
         }
@@ -124,7 +142,7 @@ fn cover_with(first: NaiveDate, last: NaiveDate, span: Span, sign: i8, out: &mut
         }
     }
     let mut without = Vec::new();
-    cover_with(first, last, finer, sign, &mut without);
+    cover_with(first, last, finer, sign, limit, &mut without);
     out.extend(if without.len() <= with_span.len() { without } else { with_span });
 }
 
@@ -144,9 +162,19 @@ mod tests {
 
     /// How many times the terms count each day (0 outside the range when exact).
     fn weights(terms: &[Term]) -> BTreeMap<NaiveDate, i64> {
+        weights_open(terms, None)
+    }
+
+    /// [`weights`] where a week's or month's row holds only its days before `open_from`.
+    fn weights_open(terms: &[Term], open_from: Option<NaiveDate>) -> BTreeMap<NaiveDate, i64> {
         let mut w = BTreeMap::new();
         for t in terms {
-            for d in days(t.start, t.span.end(t.start)) {
+            let end = t.span.end(t.start);
+            let end = match open_from {
+                Some(open) if t.span != Span::Day => end.min(open - Duration::days(1)),
+                _ => end,
+            };
+            for d in days(t.start, end) {
                 *w.entry(d).or_insert(0) += i64::from(t.sign);
             }
         }
@@ -209,5 +237,38 @@ mod tests {
     #[test]
     fn an_empty_range_has_no_terms() {
         assert!(cover(date(2026, 1, 2), date(2026, 1, 1)).is_empty());
+        assert!(cover_open(date(2026, 1, 2), date(2026, 1, 1), Some(date(2026, 1, 1))).is_empty());
+    }
+
+    #[test]
+    fn open_days_are_read_as_days_and_spans_as_holding_only_closed_days() {
+        let origin = date(2025, 12, 1);
+        for offset in (0..120).step_by(3) {
+            let first = origin + Duration::days(offset);
+            for len in [1, 2, 7, 8, 29, 30, 31, 45, 90] {
+                let last = first + Duration::days(len - 1);
+                // From before the range to after it, and every day of it in between.
+                for open in -3..len + 3 {
+                    let open_from = first + Duration::days(open);
+                    let terms = cover_open(first, last, Some(open_from));
+                    let want: BTreeMap<NaiveDate, i64> = days(first, last).map(|d| (d, 1)).collect();
+                    assert_eq!(weights_open(&terms, Some(open_from)), want, "{first}..={last} open from {open_from}");
+                    for t in &terms {
+                        assert_eq!(t.span.start(t.start), t.start, "{t:?} does not start a span");
+                        assert!(t.span == Span::Day || t.start < open_from, "{t:?} holds no closed day");
+                    }
+                }
+            }
+        }
+        // The 30 days up to today with only today open: at most 9 terms (10 with none open).
+        let most = (0..800)
+            .map(|o| origin + Duration::days(o))
+            .map(|today| cover_open(today - Duration::days(29), today, Some(today)).len())
+            .max();
+        assert_eq!(most, Some(9));
+        assert_eq!(
+            cover_open(date(2026, 10, 1), date(2026, 10, 31), None),
+            cover(date(2026, 10, 1), date(2026, 10, 31))
+        );
     }
 }

@@ -161,6 +161,8 @@ impl<'a> Filler<'a> {
             values: take(&mut self.fold.values),
             closed: Vec::new(),
             events: Vec::with_capacity(events.len()),
+            // A rebuilt version has no open days: every day goes into its spans.
+            open_from: Default::default(),
         };
         // (index in `events`, session number) of each applied event: its row.
         let mut applied = Vec::with_capacity(events.len());
@@ -171,7 +173,7 @@ impl<'a> Filler<'a> {
                 _ => {}
             }
         }
-        let AnalyticsFold { days, rollup, values, closed, events: rows } = fold;
+        let AnalyticsFold { days, rollup, values, closed, events: rows, .. } = fold;
         drop(rows);
         (self.fold.days, self.fold.rollup, self.fold.values) = (days, rollup, values);
         self.settle().await?;

@@ -104,6 +104,9 @@ pub struct AnalyticsFold<'a> {
     /// visitor-day started a new one); the current sessions are in `days`.
     pub closed: Vec<(DayKey, Session)>,
     pub events: Vec<EventRow<'a>>,
+    /// The first open day of each site that has one (`analytics_open`): [`Self::seal`] adds
+    /// only the days before it to their weeks and months. A site not here has none open.
+    pub open_from: HashMap<Uuid, NaiveDate>,
 }
 
 impl<'a> AnalyticsFold<'a> {
@@ -150,13 +153,15 @@ impl<'a> AnalyticsFold<'a> {
 
     /// Makes the rollup rows ready to write, once, just before they are: each day row's
     /// counters are also added to its week's and its month's row (a breakdown reads whole
-    /// spans, `tally_domain::sessions::span`), then rows whose deltas cancelled out are
-    /// dropped. Done per row rather than per delta, so the fold's hot path is unchanged.
+    /// spans, `tally_domain::sessions::span`) unless the day is still open (`open_from`: the
+    /// projector adds it once it is over, `closing`), then rows whose deltas cancelled out
+    /// are dropped. Done per row rather than per delta, so the fold's hot path is unchanged.
     pub fn seal(&mut self) {
+        let open_from = &self.open_from;
         let wider: Vec<(RollupKey, Counters)> = self
             .rollup
             .iter()
-            .filter(|(k, _)| k.3 == WHOLE_DAY)
+            .filter(|(k, _)| k.3 == WHOLE_DAY && open_from.get(&k.0).is_none_or(|open| k.2 < *open))
             .flat_map(|(&(site, dim, date, _, value), c)| {
                 Span::WIDER_THAN_DAY.map(|span| ((site, dim, span.start(date), span.code(), value), *c))
             })
@@ -197,6 +202,46 @@ mod tests {
         assert_eq!(get(sun, Span::Day).map(|c| c[5]), Some(2));
         // The hourly total row gets no spans; the empty source row is dropped.
         assert_eq!(fold.rollup.len(), 6, "{:?}", fold.rollup.keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_open_day_is_written_alone_and_a_closed_one_with_its_spans() {
+        let (site, other) = (Uuid::nil(), Uuid::max());
+        let (sun, mon) = (NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
+        let mut fold = AnalyticsFold::default();
+        let page = fold.values.intern("/");
+        let mut c = Counters::default();
+        c[slot(Metric::Pageviews)] = 1;
+        for s in [site, other] {
+            fold.rollup.insert((s, Dim::Page, sun, WHOLE_DAY, page), c);
+            fold.rollup.insert((s, Dim::Page, mon, WHOLE_DAY, page), c);
+        }
+        fold.open_from.insert(site, mon);
+        fold.seal();
+        let spans = |s: Uuid| {
+            let mut v: Vec<_> = fold
+                .rollup
+                .iter()
+                .filter(|(k, _)| k.0 == s && k.3 != WHOLE_DAY)
+                .map(|(k, c)| (k.2, k.3, c[5]))
+                .collect();
+            v.sort();
+            v
+        };
+        let (oct26, nov) =
+            (NaiveDate::from_ymd_opt(2026, 10, 26).unwrap(), NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        // Monday is open: only Sunday is in its week and month.
+        assert_eq!(spans(site), vec![(oct26, Span::Week.code(), 1), (nov, Span::Month.code(), 1)]);
+        // A site without open days gets both.
+        assert_eq!(
+            spans(other),
+            vec![(oct26, Span::Week.code(), 1), (nov, Span::Month.code(), 2), (mon, Span::Week.code(), 1)]
+        );
+        assert_eq!(
+            fold.rollup.get(&(site, Dim::Page, mon, WHOLE_DAY, page)).map(|c| c[5]),
+            Some(1),
+            "the day row stays"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! per-event rows for exact filtered queries (docs/analytics-read.md).
 
 pub mod bulk;
+pub mod closing;
 pub mod decode;
 pub mod fill;
 pub mod fold;

@@ -11,6 +11,7 @@ use super::store::COUNTERS;
 const TEMPLATE: &str = include_str!("../../sql/analytics.sql");
 const ENTRIES: &str = include_str!("../../sql/analytics_entries.sql");
 const PACKED_DAYS: &str = include_str!("../../sql/analytics_packed_days.sql");
+const OPEN: &str = include_str!("../../sql/analytics_open.sql");
 
 /// The tables of one version of the analytics projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct AnalyticsTables {
     pub visitor_days: String,
     pub sessions: String,
     pub events: String,
+    /// Each site's first open day (`analytics_open.sql`).
+    pub open: String,
 }
 
 impl AnalyticsTables {
@@ -30,11 +33,19 @@ impl AnalyticsTables {
             visitor_days: format!("analytics_visitor_days_v{version}"),
             sessions: format!("analytics_sessions_v{version}"),
             events: format!("analytics_events_v{version}"),
+            open: format!("analytics_open_v{version}"),
         }
     }
 
     pub fn create_ddl(&self) -> String {
-        format!("{}\n{}\n{}", self.v2_ddl(), self.entries_ddl(), PACKED_DAYS.replace("{V}", &self.version.to_string()))
+        let v = self.version.to_string();
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.v2_ddl(),
+            self.entries_ddl(),
+            PACKED_DAYS.replace("{V}", &v),
+            OPEN.replace("{V}", &v)
+        )
     }
 
     /// The version as migration V2 created it (its text must never change).
@@ -63,6 +74,11 @@ impl AnalyticsTables {
 
     /// The views the query-service reads.
     pub fn point_views_ddl(&self) -> String {
+        format!("{}\nCREATE OR REPLACE VIEW analytics_open AS SELECT * FROM {};", self.v2_views_ddl(), self.open)
+    }
+
+    /// The views as migration V2 created them (its text must never change).
+    fn v2_views_ddl(&self) -> String {
         format!(
             "CREATE OR REPLACE VIEW analytics_rollup AS SELECT * FROM {};\n\
              CREATE OR REPLACE VIEW analytics_sessions AS SELECT * FROM {};\n\
@@ -72,7 +88,10 @@ impl AnalyticsTables {
     }
 
     pub fn drop_ddl(&self) -> String {
-        format!("DROP TABLE IF EXISTS {}, {}, {}, {};", self.rollup, self.visitor_days, self.sessions, self.events)
+        format!(
+            "DROP TABLE IF EXISTS {}, {}, {}, {}, {};",
+            self.rollup, self.visitor_days, self.sessions, self.events, self.open
+        )
     }
 }
 
@@ -82,7 +101,7 @@ pub fn initial() -> String {
     format!(
         "{}\n{}\nINSERT INTO projections (name, active_version) VALUES ('{ANALYTICS}', 1);\n",
         v1.v2_ddl(),
-        v1.point_views_ddl()
+        v1.v2_views_ddl()
     )
 }
 
@@ -134,12 +153,28 @@ pub fn packed_days_migration() -> String {
 /// [`AnalyticsFold::seal`](super::fold::AnalyticsFold::seal) adds as it writes. Postgres'
 /// weeks start on Monday, as [`Span::Week`]'s do.
 pub fn span_sums(table: &str) -> String {
+    span_sums_where(table, "")
+}
+
+/// [`span_sums`] of each site's closed days only (`open`: the version's open-days table),
+/// which is what a version's week and month rows hold while some days are open.
+pub fn closed_span_sums(table: &str, open: &str) -> String {
+    span_sums_where(
+        table,
+        &format!(
+            " AND NOT EXISTS (SELECT 1 FROM {open} o WHERE o.site_id = {table}.site_id                AND {table}.local_date >= o.open_from)"
+        ),
+    )
+}
+
+/// `extra` must be empty for migration V4, whose text must never change.
+fn span_sums_where(table: &str, extra: &str) -> String {
     let (day, week, month) = (Span::Day.code(), Span::Week.code(), Span::Month.code());
     format!(
         "SELECT site_id, dim, (CASE x.hour WHEN {week} THEN date_trunc('week', local_date) \
                 ELSE date_trunc('month', local_date) END)::date AS local_date, x.hour, value, {sums} \
          FROM {table} CROSS JOIN (VALUES ({week}::int2), ({month}::int2)) AS x(hour) \
-         WHERE dim <> '' AND {table}.hour = {day} GROUP BY 1, 2, 3, 4, 5",
+         WHERE dim <> '' AND {table}.hour = {day}{extra} GROUP BY 1, 2, 3, 4, 5",
         sums = COUNTERS.map(|c| format!("sum({c})::int8 AS {c}")).join(", ")
     )
 }
@@ -174,7 +209,13 @@ mod tests {
     fn a_version_substitutes_every_placeholder() {
         let ddl = AnalyticsTables::new(4).create_ddl();
         assert!(!ddl.contains("{V}"));
-        for t in ["analytics_rollup_v4", "analytics_visitor_days_v4", "analytics_sessions_v4", "analytics_events_v4"] {
+        for t in [
+            "analytics_rollup_v4",
+            "analytics_visitor_days_v4",
+            "analytics_sessions_v4",
+            "analytics_events_v4",
+            "analytics_open_v4",
+        ] {
             assert!(ddl.contains(&format!("CREATE TABLE {t} (")), "{t}");
         }
     }
@@ -185,7 +226,7 @@ mod tests {
         let (tables, indexes) = v.rebuild_ddl();
         let statements = |sql: &str| sql.matches(';').count();
         assert_eq!(statements(&tables) + statements(&indexes), statements(&v.create_ddl()));
-        assert_eq!(tables.matches("CREATE TABLE ").count(), 4);
+        assert_eq!(tables.matches("CREATE TABLE ").count(), 5);
         assert_eq!(tables.matches("CREATE TABLE ").count(), v.create_ddl().matches("CREATE TABLE ").count());
         assert!(indexes.matches("CREATE INDEX ").count() >= 1, "{indexes}");
         assert!(!tables.contains("CREATE INDEX") && !indexes.contains("TABLE"));

@@ -12,6 +12,7 @@ use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use crate::analytics::{
+    closing::SHARE,
     fold::{AnalyticsFold, Day, DayKey},
     schema::AnalyticsTables,
     state,
@@ -36,6 +37,7 @@ pub struct AnalyticsStatements {
     pub tables: AnalyticsTables,
     load_days: String,
     load_days_for_update: String,
+    load_open: String,
     upsert_days: String,
     upsert_sessions: String,
     insert_events: String,
@@ -45,7 +47,7 @@ pub struct AnalyticsStatements {
 impl AnalyticsStatements {
     pub fn new(version: i32) -> Self {
         let tables = AnalyticsTables::new(version);
-        let (r, d, s, e) = (&tables.rollup, &tables.visitor_days, &tables.sessions, &tables.events);
+        let (r, d, s, e, o) = (&tables.rollup, &tables.visitor_days, &tables.sessions, &tables.events, &tables.open);
         let load_days = format!(
             "SELECT d.site_id, d.local_date, d.visitor_id, d.state, d.last_position FROM {d} d \
              JOIN unnest($1::uuid[], $2::date[], $3::text[]) AS k(site_id, local_date, visitor_id) \
@@ -55,6 +57,7 @@ impl AnalyticsStatements {
         AnalyticsStatements {
             load_days_for_update: format!("{load_days} ORDER BY 1, 2, 3 FOR UPDATE OF d"),
             load_days,
+            load_open: format!("SELECT site_id, open_from FROM {o} WHERE site_id = ANY($1)"),
             upsert_days: format!(
                 "INSERT INTO {d} (site_id, local_date, visitor_id, state, last_position) \
                  SELECT * FROM unnest($1::uuid[], $2::date[], $3::text[], $4::bytea[], $5::int8[]) \
@@ -95,7 +98,8 @@ impl AnalyticsStatements {
         self.tables.version
     }
 
-    /// Loads the visitor-days of `keys` (sorted, distinct) into a fresh fold.
+    /// Loads the visitor-days of `keys` (sorted, distinct) and their sites' open days into a
+    /// fresh fold, holding the closing lock until the transaction ends (`closing`).
     pub async fn load(
         &self,
         tx: &Transaction<'_>,
@@ -103,12 +107,21 @@ impl AnalyticsStatements {
         for_update: bool,
     ) -> Result<AnalyticsFold<'static>, tokio_postgres::Error> {
         let sql = if for_update { &self.load_days_for_update } else { &self.load_days };
-        let stmt = tx.prepare_cached(sql).await?;
+        let (lock, open, stmt) =
+            futures::try_join!(tx.prepare_cached(SHARE), tx.prepare_cached(&self.load_open), tx.prepare_cached(sql))?;
         let sites: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let dates: Vec<NaiveDate> = keys.iter().map(|k| k.1).collect();
         let visitors: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
-        let rows = tx.query(&stmt, &[&sites, &dates, &visitors]).await?;
+        let mut distinct = sites.clone();
+        distinct.dedup();
+        // One round trip, sent in this order: the open days are read by a statement that
+        // starts once the lock is held, so after any closing round that held it.
+        let (open_p, days_p): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 3]) =
+            ([&distinct], [&sites, &dates, &visitors]);
+        let (_, open, rows) =
+            futures::try_join!(tx.execute(&lock, &[]), tx.query(&open, &open_p), tx.query(&stmt, &days_p))?;
         let mut fold = AnalyticsFold::default();
+        fold.open_from.extend(open.iter().map(|row| (row.get::<_, Uuid>(0), row.get::<_, NaiveDate>(1))));
         for row in rows {
             // A state this release cannot read is rebuilt from nothing rather
             // than failing every later event of the visitor-day.

@@ -11,7 +11,7 @@ use tally_proto::{convert::event_types::ANALYTICS_EVENT_RECORDED, v1};
 use tokio_postgres::GenericClient;
 
 use crate::analytics::{
-    schema::{AnalyticsTables, span_sums},
+    schema::{AnalyticsTables, closed_span_sums},
     store::COUNTERS,
 };
 
@@ -99,7 +99,7 @@ pub async fn measure(
         e = t.events,
         s = t.sessions,
         r = t.rollup,
-        spans = span_sums(&t.rollup),
+        spans = closed_span_sums(&t.rollup, &t.open),
         cols = COUNTERS.join(", "),
         day = Span::Day.code(),
         week = Span::Week.code(),

@@ -4,6 +4,8 @@
 //! binary.
 #![allow(dead_code)]
 
+pub mod visits;
+
 use std::{
     collections::HashMap,
     time::{Duration, Instant},

@@ -8,6 +8,7 @@
 //! not exist) gets the same answer, so a refusal tells a caller nothing about
 //! which keys or sites exist.
 
+use chrono::NaiveDate;
 use subtle::ConstantTimeEq;
 use tally_domain::{ReadKeyToken, TimeZone};
 use uuid::Uuid;
@@ -79,6 +80,7 @@ fn matches(stored: &[u8], presented: &[u8; 32]) -> bool {
 pub struct Access {
     site: Uuid,
     zone: TimeZone,
+    open_from: Option<NaiveDate>,
 }
 
 impl Access {
@@ -90,11 +92,20 @@ impl Access {
     pub fn zone(&self) -> &TimeZone {
         &self.zone
     }
+
+    /// The site's first open day, if it has one: from it on, its days are not yet in their
+    /// weeks' and months' rollup rows (`tally_domain::sessions::cover_open`). Read with the
+    /// key; the projector only ever moves it later, and an earlier one is still exact (more
+    /// days are read as days), so it holds for the whole read.
+    pub fn open_from(&self) -> Option<NaiveDate> {
+        self.open_from
+    }
 }
 
-/// The key's stored hash and its site's time zone. A deleted site's keys go with it, and a key
-/// without its site's row (never expected) reads as no key.
-const KEY_HASH: &str = "SELECT k.key_hash, s.time_zone FROM site_read_keys k JOIN sites s ON s.id = k.site_id \
+/// The key's stored hash, its site's time zone and first open day. A deleted site's keys go
+/// with it, and a key without its site's row (never expected) reads as no key.
+const KEY_HASH: &str = "SELECT k.key_hash, s.time_zone, o.open_from FROM site_read_keys k \
+                        JOIN sites s ON s.id = k.site_id LEFT JOIN analytics_open o ON o.site_id = k.site_id \
                         WHERE k.site_id = $1 AND k.key_id = $2 AND NOT k.revoked";
 
 impl Reads {
@@ -125,7 +136,7 @@ impl Reads {
         let name: &str = row.try_get(1)?;
         let zone =
             TimeZone::parse(name).map_err(|e| ReadError::Decode(format!("site {site} has time zone {name:?}: {e}")))?;
-        Ok(Access { site, zone })
+        Ok(Access { site, zone, open_from: row.try_get(2)? })
     }
 }
 

@@ -133,6 +133,7 @@ impl Reads {
         &self,
         scope: &Scope,
         range: DateRange,
+        open_from: Option<NaiveDate>,
         grouping: &Grouping,
         wanted: Wanted<'_>,
     ) -> Result<HashMap<String, Counts>, ReadError> {
@@ -142,7 +143,7 @@ impl Reads {
             && scope.filters.is_empty()
             && scope.goal.is_none()
         {
-            let (codes, starts, signs) = sql::spans(range.start, range.end);
+            let (codes, starts, signs) = sql::spans(range.start, range.end, open_from);
             let spans: [Typed<'_>; 5] = [
                 (&scope.site, Type::UUID),
                 (&codes, Type::INT2_ARRAY),
@@ -218,9 +219,10 @@ impl Reads {
     ) -> Result<(Ranges, Metrics, Option<Metrics>), ReadError> {
         let ranges = Self::ranges(scope, access);
         let total = |m: HashMap<String, Counts>| Metrics::from(m.get("").copied().unwrap_or_default());
-        let current = total(self.grouped(scope, ranges.current, &Grouping::None, Wanted::All).await?);
+        let current =
+            total(self.grouped(scope, ranges.current, access.open_from(), &Grouping::None, Wanted::All).await?);
         let previous = match ranges.previous {
-            Some(r) => Some(total(self.grouped(scope, r, &Grouping::None, Wanted::All).await?)),
+            Some(r) => Some(total(self.grouped(scope, r, access.open_from(), &Grouping::None, Wanted::All).await?)),
             None => None,
         };
         Ok((ranges, current, previous))
@@ -246,9 +248,12 @@ impl Reads {
                 .collect()
         };
         let grouping = Grouping::Time(interval);
-        let points = series(ranges.current, self.grouped(scope, ranges.current, &grouping, Wanted::All).await?);
+        let points = series(
+            ranges.current,
+            self.grouped(scope, ranges.current, access.open_from(), &grouping, Wanted::All).await?,
+        );
         let previous = match ranges.previous {
-            Some(r) => series(r, self.grouped(scope, r, &grouping, Wanted::All).await?),
+            Some(r) => series(r, self.grouped(scope, r, access.open_from(), &grouping, Wanted::All).await?),
             None => Vec::new(),
         };
         Ok((ranges, Series { points, previous }))
@@ -270,11 +275,11 @@ impl Reads {
         // One row past the page says whether there is a next one. The previous range is
         // looked up by the current rows' values.
         let top = Wanted::Top(order, offset.saturating_add(size).saturating_add(1));
-        let current = self.grouped(scope, ranges.current, &grouping, top).await?;
+        let current = self.grouped(scope, ranges.current, access.open_from(), &grouping, top).await?;
         let previous = match ranges.previous {
             Some(r) => {
                 let values: Vec<String> = current.keys().cloned().collect();
-                Some(self.grouped(scope, r, &grouping, Wanted::Values(&values)).await?)
+                Some(self.grouped(scope, r, access.open_from(), &grouping, Wanted::Values(&values)).await?)
             }
             None => None,
         };

@@ -10,7 +10,7 @@
 //! filtered page (or on the row's page in a page breakdown).
 
 use chrono::NaiveDate;
-use tally_domain::sessions::cover;
+use tally_domain::sessions::cover_open;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::model::{Dimension, Filter, Goal, Interval, Operator, Order};
@@ -180,7 +180,7 @@ pub enum Pick {
 /// visits that entered on the page for pages (the page rows' `entries`), else
 /// the visits themselves.
 ///
-/// The range is read as whole spans ([`tally_domain::sessions::cover`]): `$2`
+/// The range is read as whole spans ([`tally_domain::sessions::cover_open`]): `$2`
 /// the spans' codes (the rows' `hour`), `$3` their first days, `$4` their signs.
 /// A 30-day range is at most 10 spans, so the statement groups at most 10 rows
 /// per value instead of 30 (and the twelve-month period at most 20).
@@ -242,9 +242,10 @@ pub fn rollup_breakdown(pick: Pick) -> String {
     }
 }
 
-/// [`rollup_breakdown`]'s `$2..$4` for a range.
-pub fn spans(start: NaiveDate, end: NaiveDate) -> (Vec<i16>, Vec<NaiveDate>, Vec<i64>) {
-    let terms = cover(start, end);
+/// [`rollup_breakdown`]'s `$2..$4` for a range of a site whose days from `open_from` on are
+/// open.
+pub fn spans(start: NaiveDate, end: NaiveDate, open_from: Option<NaiveDate>) -> (Vec<i16>, Vec<NaiveDate>, Vec<i64>) {
+    let terms = cover_open(start, end, open_from);
     (
         terms.iter().map(|t| t.span.code()).collect(),
         terms.iter().map(|t| t.start).collect(),
@@ -276,9 +277,14 @@ mod tests {
     #[test]
     fn a_range_becomes_parallel_arrays_of_its_spans() {
         let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-        let (codes, starts, signs) = spans(d(10, 1), d(10, 30));
+        let (codes, starts, signs) = spans(d(10, 1), d(10, 30), None);
         assert_eq!(codes, vec![Span::Month.code(), Span::Day.code()]);
         assert_eq!(starts, vec![d(10, 1), d(10, 31)]);
         assert_eq!(signs, vec![1, -1]);
+        // From the 30th on the days are open: October's row holds the 1st to the 29th.
+        let (codes, starts, signs) = spans(d(10, 1), d(10, 30), Some(d(10, 30)));
+        assert_eq!(codes, vec![Span::Month.code(), Span::Day.code()]);
+        assert_eq!(starts, vec![d(10, 1), d(10, 30)]);
+        assert_eq!(signs, vec![1, 1]);
     }
 }
