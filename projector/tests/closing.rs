@@ -114,3 +114,39 @@ async fn days_closed_while_partitions_apply_equal_a_rebuild() {
     // The rebuilt version has every day in its spans, so no open days until a round gives it.
     assert_eq!(open_from(&h).await, None);
 }
+
+/// A site that already has rows when it first gets open days (one projected before closing
+/// ran, or before an upgrade): its rows from its today on leave their spans, and come back as
+/// their days close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_site_with_rows_takes_its_open_days_out_of_their_spans() {
+    let mut h = Harness::new().await;
+    let owner = h.create_profile("owner").await;
+    let site = h.register_site(owner, "shop.example").await;
+    visits::append(&mut h, site, 3, 5).await;
+    let applier = Applier::new(h.read.clone(), "tally-projector");
+    for p in visits::partitions(&h).await {
+        for batch in p.chunks(9) {
+            applier.apply(batch).await.unwrap();
+        }
+    }
+    let (all, months) = pageviews(&h, "2026-05-04", "2026-05-07").await;
+    assert_eq!(months, all, "no open days yet: every day is in its month");
+
+    let round = closing::close(&h.read, paris("2026-05-05T00:10:00")).await.unwrap();
+    assert_eq!(round, Closed { opened: 1, sites: 0, days: 0 });
+    assert_eq!(open_from(&h).await, Some(date("2026-05-05")));
+    let (before, months) = pageviews(&h, "2026-05-04", "2026-05-04").await;
+    assert!(0 < before && before < all, "{before} of {all}");
+    assert_eq!(months, before, "only the 4th is left in its month");
+
+    let round = closing::close(&h.read, paris("2026-05-08T00:10:00")).await.unwrap();
+    assert_eq!(round, Closed { opened: 0, sites: 1, days: 3 });
+    assert_eq!(pageviews(&h, "2026-05-04", "2026-05-07").await.1, all);
+    let live = snapshot(&h, 1).await;
+    let report = tally_projector::analytics::rebuild::analytics(&h.settings(), Default::default(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.new_version, 2);
+    assert_eq!(snapshot(&h, 2).await, live, "the rows equal a rebuild's");
+}

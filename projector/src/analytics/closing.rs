@@ -12,9 +12,9 @@
 //! its sites' open days and holds it until it commits; a closing round takes
 //! it exclusively. So a batch either wrote a day as open before the round (its
 //! rows are then among the day rows the round sums) or reads the day as
-//! closed after it, and adds its rows to the spans itself. A site gets its
-//! first open day only past every day it already has rows for, so no day is
-//! ever summed into a span twice.
+//! closed after it, and adds its rows to the spans itself. A site's first
+//! open day is its today: the rows it already has from then on are taken out
+//! of their spans in the same round, and added back as their days close.
 
 use std::time::Duration;
 
@@ -106,19 +106,24 @@ pub async fn close(pool: &Pool, as_of: DateTime<Utc>) -> Result<Closed, Projecto
     tx.execute(EXCLUSIVE, &[]).await?;
     let rollup = format!("analytics_rollup_v{version}");
     let (sites, today): (Vec<Uuid>, Vec<NaiveDate>) = fresh.into_iter().unzip();
-    // Past every day the site has rows for: those are in their spans already.
+    // Open from today: the rows the site already has from today on leave their spans, and
+    // are added back as their days close.
+    let dims: Vec<&str> = Dim::ALL.iter().filter(|d| **d != Dim::Total).map(|d| d.as_str()).collect();
     let opened = tx
-        .execute(
+        .query(
             &format!(
-                "INSERT INTO {open} (site_id, open_from) \
-                 SELECT t.site_id, GREATEST(t.today, (SELECT max(r.local_date) + 1 FROM {rollup} r \
-                                                     WHERE r.site_id = t.site_id AND r.dim = '')) \
-                 FROM unnest($1::uuid[], $2::date[]) AS t(site_id, today) \
-                 ON CONFLICT (site_id) DO NOTHING"
+                "INSERT INTO {open} (site_id, open_from) SELECT * FROM unnest($1::uuid[], $2::date[]) \
+                 ON CONFLICT (site_id) DO NOTHING RETURNING site_id, open_from"
             ),
             &[&sites, &today],
         )
         .await?;
+    if !opened.is_empty() {
+        let sites: Vec<Uuid> = opened.iter().map(|r| r.get(0)).collect();
+        let first: Vec<NaiveDate> = opened.iter().map(|r| r.get(1)).collect();
+        let last = vec![NaiveDate::MAX; sites.len()];
+        tx.execute(&spans_sql(&rollup, -1), &[&sites, &first, &last, &dims]).await?;
+    }
 
     // Re-read under the lock: another projector may have closed some of them meanwhile.
     let (sites, today): (Vec<Uuid>, Vec<NaiveDate>) = due.into_iter().unzip();
@@ -136,8 +141,7 @@ pub async fn close(pool: &Pool, as_of: DateTime<Utc>) -> Result<Closed, Projecto
     let last: Vec<NaiveDate> = rows.iter().map(|r| r.get(2)).collect();
     let days: i64 = first.iter().zip(&last).map(|(f, l)| (*l - *f).num_days() + 1).sum();
     if !sites.is_empty() {
-        let dims: Vec<&str> = Dim::ALL.iter().filter(|d| **d != Dim::Total).map(|d| d.as_str()).collect();
-        tx.execute(&close_sql(&rollup), &[&sites, &first, &last, &dims]).await?;
+        tx.execute(&spans_sql(&rollup, 1), &[&sites, &first, &last, &dims]).await?;
         tx.execute(
             &format!(
                 "UPDATE {open} o SET open_from = t.last + 1 FROM unnest($1::uuid[], $2::date[]) AS t(site_id, last) \
@@ -149,7 +153,7 @@ pub async fn close(pool: &Pool, as_of: DateTime<Utc>) -> Result<Closed, Projecto
     }
     tx.commit().await?;
     metrics::counter!("projector_analytics_days_closed_total").increment(days.max(0) as u64);
-    Ok(Closed { opened: opened as usize, sites: sites.len(), days })
+    Ok(Closed { opened: opened.len(), sites: sites.len(), days })
 }
 
 async fn active_version(client: &impl tokio_postgres::GenericClient, lock: &str) -> Result<i32, ProjectorError> {
@@ -180,11 +184,12 @@ fn plan(rows: &[tokio_postgres::Row], as_of: DateTime<Utc>) -> Plan {
     (fresh, due)
 }
 
-/// Adds the day rows of `$1` sites from `$2` to `$3` (dimensions `$4`) to their weeks' and
-/// months' rows. Postgres' weeks start on Monday, as `Span::Week`'s do.
-fn close_sql(rollup: &str) -> String {
+/// Adds (`sign` 1) or subtracts (−1) the day rows of `$1` sites from `$2` to `$3`
+/// (dimensions `$4`) to or from their weeks' and months' rows. Postgres' weeks start on
+/// Monday, as `Span::Week`'s do.
+fn spans_sql(rollup: &str, sign: i8) -> String {
     let (day, week, month) = (Span::Day.code(), Span::Week.code(), Span::Month.code());
-    let sums = COUNTERS.map(|c| format!("sum(d.{c})::int8")).join(", ");
+    let sums = COUNTERS.map(|c| format!("({sign} * sum(d.{c}))::int8")).join(", ");
     let nonzero = COUNTERS.map(|c| format!("sum(d.{c}) <> 0")).join(" OR ");
     let adds = COUNTERS.map(|c| format!("{c} = {rollup}.{c} + EXCLUDED.{c}")).join(", ");
     format!(
