@@ -202,7 +202,9 @@ async fn hand_computed(kafka: bool) {
     let today: &'static str = Box::leak(today.into_boxed_str());
     let last = store.record(&Ev { date: today, ..live }, now).await;
 
-    let _projector = app::spawn_projector(&read_url, &write_url, brokers.as_deref()).await.unwrap();
+    // Closing rounds only where this test runs them (below), at the dates it chooses.
+    let never = vec![("TALLY_ANALYTICS__CLOSE_DAYS_EVERY", "1000000".to_owned())];
+    let _projector = app::spawn_projector_with_env(&read_url, &write_url, brokers.as_deref(), never).await.unwrap();
     let (_query, base) = app::spawn_query_service(&read_url).await.unwrap();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
     let key = format!("{KEY_ID}.{SECRET}");
@@ -262,6 +264,25 @@ async fn hand_computed(kafka: bool) {
     let status =
         grpc.get_realtime(v1::RealtimeRequest { site_id: site.to_string(), min_position: None }).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+
+    // Open days: the projector's rounds as on D1 just after midnight (in Kolkata) take both
+    // days out of their weeks and months, then close D1, then D2; every answer stays the
+    // same, read from day rows for the open days and from spans for the closed ones.
+    let read = pool(&read_url);
+    let round = |local: &str| {
+        let as_of = utc(&local[..10], &local[11..]);
+        let read = read.clone();
+        async move { tally_projector::analytics::closing::close(&read, as_of).await.unwrap() }
+    };
+    assert_eq!(round("2026-01-10 00:10:00").await.opened, 1);
+    check_everything(&api).await;
+    assert_eq!(round("2026-01-11 00:10:00").await.days, 1);
+    check_everything(&api).await;
+    assert_eq!(round("2026-01-12 00:10:00").await.days, 1);
+    check_everything(&api).await;
+    let open_from: String =
+        read.get().await.unwrap().query_one("SELECT open_from::text FROM analytics_open", &[]).await.unwrap().get(0);
+    assert_eq!(open_from, "2026-01-12");
 
     // A shorter timeout re-derives everything: at 20 minutes #5 (25 min after #4) and #9
     // (29:59 after #8) start visits of their own, so S2 and S5 each split into two one-page

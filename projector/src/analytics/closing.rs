@@ -60,10 +60,12 @@ pub struct Closed {
     pub days: i64,
 }
 
-/// Closes days every `schedule.every` until `shutdown`. A failed round is logged and
-/// retried at the next tick: nothing is lost by closing a day late.
+/// Closes days every `schedule.every` (the first round one interval after start) until
+/// `shutdown`. A failed round is logged and retried at the next tick: nothing is lost by
+/// closing a day late.
 pub async fn run(pool: Pool, schedule: Schedule, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(schedule.every.max(Duration::from_millis(100)));
+    let every = schedule.every.max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
