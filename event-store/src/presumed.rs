@@ -30,7 +30,7 @@
 use std::collections::{HashMap, HashSet, hash_map::Entry};
 
 use deadpool_postgres::Client;
-use futures::future::try_join3;
+use futures::future::join3;
 use tokio_postgres::error::SqlState;
 
 use crate::{
@@ -114,15 +114,17 @@ pub(crate) async fn execute(client: &Client, requests: &[AppendRequest]) -> Resu
     }
     let write = client.prepare_cached(WRITE_PRESUMED).await?;
     let params = Params::new(requests, &plan, &presumed.existing);
-    let written = try_join3(
+    // Every reply is awaited, not only up to the first error: on a failed write the
+    // transaction is aborted and it is the COMMIT that ends it (as a rollback), so the
+    // connection must not be used again before that reply is in.
+    let (begun, written, committed) = join3(
         client.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"),
         params.query(client, &write),
-        // On a failed write the transaction is aborted and COMMIT rolls it back.
         client.batch_execute("COMMIT"),
     )
     .await;
-    let row = match written {
-        Ok(((), row, ())) => row,
+    let row = match begun.and(written).and_then(|row| committed.map(|()| row)) {
+        Ok(row) => row,
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) || e.code().map(SqlState::code) == Some(REFUTED) => {
             return Ok(Presumed::Refuted);
         }
