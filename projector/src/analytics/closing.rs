@@ -20,17 +20,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::Pool;
-use tally_domain::{
-    TimeZone,
-    sessions::{Dim, Span},
-};
+use tally_domain::{TimeZone, sessions::Dim};
 use tally_platform::causes::Causes;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
     ProjectorError,
-    analytics::{schema::ANALYTICS, store::COUNTERS},
+    analytics::{
+        schema::{ANALYTICS, span_sums_of},
+        store::{COUNTERS, add_counters},
+    },
 };
 
 /// The advisory lock between batches and closing rounds: class 0x7A13 (the owner locks'
@@ -187,23 +187,20 @@ fn plan(rows: &[tokio_postgres::Row], as_of: DateTime<Utc>) -> Plan {
 }
 
 /// Adds (`sign` 1) or subtracts (−1) the day rows of `$1` sites from `$2` to `$3`
-/// (dimensions `$4`) to or from their weeks' and months' rows. Postgres' weeks start on
-/// Monday, as `Span::Week`'s do.
+/// (dimensions `$4`) to or from their weeks' and months' rows: the sums the verification and
+/// migration V4 compute ([`span_sums_of`]), of these days only.
 fn spans_sql(rollup: &str, sign: i8) -> String {
-    let (day, week, month) = (Span::Day.code(), Span::Week.code(), Span::Month.code());
-    let sums = COUNTERS.map(|c| format!("({sign} * sum(d.{c}))::int8")).join(", ");
-    let nonzero = COUNTERS.map(|c| format!("sum(d.{c}) <> 0")).join(" OR ");
-    let adds = COUNTERS.map(|c| format!("{c} = {rollup}.{c} + EXCLUDED.{c}")).join(", ");
+    let from =
+        format!("unnest($1::uuid[], $2::date[], $3::date[]) AS t(site_id, first, last) JOIN {rollup} USING (site_id)");
+    let sums = span_sums_of(rollup, &from, " AND dim = ANY($4::text[]) AND local_date BETWEEN t.first AND t.last");
     format!(
         "INSERT INTO {rollup} (site_id, dim, local_date, hour, value, {cols}) \
-         SELECT d.site_id, d.dim, (CASE x.hour WHEN {week} THEN date_trunc('week', d.local_date) \
-                ELSE date_trunc('month', d.local_date) END)::date, x.hour, d.value, {sums} \
-         FROM unnest($1::uuid[], $2::date[], $3::date[]) AS t(site_id, first, last) \
-         JOIN {rollup} d ON d.site_id = t.site_id AND d.dim = ANY($4::text[]) AND d.hour = {day} \
-                        AND d.local_date BETWEEN t.first AND t.last \
-         CROSS JOIN (VALUES ({week}::int2), ({month}::int2)) AS x(hour) \
-         GROUP BY 1, 2, 3, 4, 5 HAVING {nonzero} ORDER BY 1, 2, 3, 4, 5 \
+         SELECT site_id, dim, local_date, hour, value, {signed} FROM ({sums}) s WHERE {nonzero} \
+         ORDER BY 1, 2, 3, 4, 5 \
          ON CONFLICT (site_id, dim, local_date, hour, value) DO UPDATE SET {adds}",
         cols = COUNTERS.join(", "),
+        signed = COUNTERS.map(|c| format!("{sign} * {c}")).join(", "),
+        nonzero = COUNTERS.map(|c| format!("{c} <> 0")).join(" OR "),
+        adds = add_counters(rollup),
     )
 }

@@ -153,27 +153,28 @@ pub fn packed_days_migration() -> String {
 /// [`AnalyticsFold::seal`](super::fold::AnalyticsFold::seal) adds as it writes. Postgres'
 /// weeks start on Monday, as [`Span::Week`]'s do.
 pub fn span_sums(table: &str) -> String {
-    span_sums_where(table, "")
+    span_sums_of(table, table, "")
 }
 
 /// [`span_sums`] of each site's closed days only (`open`: the version's open-days table),
 /// which is what a version's week and month rows hold while some days are open.
 pub fn closed_span_sums(table: &str, open: &str) -> String {
-    span_sums_where(
-        table,
-        &format!(
-            " AND NOT EXISTS (SELECT 1 FROM {open} o WHERE o.site_id = {table}.site_id                AND {table}.local_date >= o.open_from)"
-        ),
-    )
+    let closed = format!(
+        " AND NOT EXISTS (SELECT 1 FROM {open} o WHERE o.site_id = {table}.site_id \
+          AND {table}.local_date >= o.open_from)"
+    );
+    span_sums_of(table, table, &closed)
 }
 
-/// `extra` must be empty for migration V4, whose text must never change.
-fn span_sums_where(table: &str, extra: &str) -> String {
+/// [`span_sums`] over the day rows of `table` that `from` (the table, or a join that adds
+/// no column of its names but `site_id`) and `extra` (`AND …`) select. Both `from = table`
+/// and an empty `extra` for migration V4, whose text must never change.
+pub(crate) fn span_sums_of(table: &str, from: &str, extra: &str) -> String {
     let (day, week, month) = (Span::Day.code(), Span::Week.code(), Span::Month.code());
     format!(
         "SELECT site_id, dim, (CASE x.hour WHEN {week} THEN date_trunc('week', local_date) \
                 ELSE date_trunc('month', local_date) END)::date AS local_date, x.hour, value, {sums} \
-         FROM {table} CROSS JOIN (VALUES ({week}::int2), ({month}::int2)) AS x(hour) \
+         FROM {from} CROSS JOIN (VALUES ({week}::int2), ({month}::int2)) AS x(hour) \
          WHERE dim <> '' AND {table}.hour = {day}{extra} GROUP BY 1, 2, 3, 4, 5",
         sums = COUNTERS.map(|c| format!("sum({c})::int8 AS {c}")).join(", ")
     )

@@ -31,6 +31,12 @@ pub(crate) const SESSION_COLUMNS: &str = "site_id, local_date, visitor_id, seq, 
 pub(crate) const EVENT_COLUMNS: &str =
     "site_id, local_date, position, hour, at, visitor_id, seq, name, pathname, props";
 
+/// `SET` clause of an upsert into rollup table `table` that adds each counter of the
+/// excluded row to the stored one (signed deltas).
+pub(crate) fn add_counters(table: &str) -> String {
+    COUNTERS.map(|c| format!("{c} = {table}.{c} + EXCLUDED.{c}")).join(", ")
+}
+
 /// The SQL of one version, formatted once.
 #[derive(Debug, Clone)]
 pub struct AnalyticsStatements {
@@ -53,7 +59,6 @@ impl AnalyticsStatements {
              JOIN unnest($1::uuid[], $2::date[], $3::text[]) AS k(site_id, local_date, visitor_id) \
                USING (site_id, local_date, visitor_id)"
         );
-        let adds = COUNTERS.iter().map(|c| format!("{c} = {r}.{c} + EXCLUDED.{c}")).collect::<Vec<_>>().join(", ");
         AnalyticsStatements {
             load_days_for_update: format!("{load_days} ORDER BY 1, 2, 3 FOR UPDATE OF d"),
             load_days,
@@ -88,7 +93,8 @@ impl AnalyticsStatements {
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::int2[], $5::text[], $6::int8[], \
                    $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[]) \
                  ON CONFLICT (site_id, dim, local_date, hour, value) DO UPDATE SET {adds}",
-                cols = COUNTERS.join(", ")
+                cols = COUNTERS.join(", "),
+                adds = add_counters(r)
             ),
             tables,
         }
