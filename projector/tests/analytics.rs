@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use prost::Message as _;
 use support::{
@@ -27,32 +27,11 @@ async fn partitions_applied_concurrently_equal_a_rebuild() {
     visits::append(&mut h, site, 2, 7).await;
     let partitions = visits::partitions(&h).await;
     let applier = Arc::new(Applier::new(h.read.clone(), "tally-projector"));
-    let tasks: Vec<_> = partitions
-        .into_iter()
-        .zip([3, 7, 11])
-        .map(|(messages, chunk)| {
-            let applier = applier.clone();
-            tokio::spawn(async move {
-                for batch in messages.chunks(chunk) {
-                    applier.apply(batch).await.unwrap();
-                }
-                // A re-delivery of everything changes nothing.
-                let again = applier.apply(&messages).await.unwrap();
-                assert_eq!(again.applied, 0, "{again:?}");
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    visits::apply_concurrently(&applier, partitions, Duration::ZERO, true).await;
     let live = snapshot(&h, 1).await;
     assert!(live[2].len() > 100, "the log has {} events", live[2].len());
 
-    let options = tally_projector::rebuild::Options { page: 50, ..Default::default() };
-    let report =
-        tally_projector::analytics::rebuild::analytics(&h.settings(), options, Default::default()).await.unwrap();
-    assert_eq!(report.new_version, 2);
-    let rebuilt = snapshot(&h, 2).await;
+    let rebuilt = visits::rebuilt(&h).await;
     for (i, name) in ["rollup", "sessions", "events", "visitor_days"].iter().enumerate() {
         assert_eq!(rebuilt[i], live[i], "{name} differ between the concurrent run and the rebuild");
     }

@@ -2,9 +2,14 @@
 //! days, appended to the event store, and the log split into partitions keyed by
 //! visitor as the relay keys them.
 
+use std::{sync::Arc, time::Duration};
+
 use prost::Message as _;
 use tally_event_store::reader;
-use tally_projector::message::{Message, Source};
+use tally_projector::{
+    batch::Applier,
+    message::{Message, Source},
+};
 use tally_proto::v1;
 use uuid::Uuid;
 
@@ -98,4 +103,45 @@ pub async fn partitions(h: &Harness) -> [Vec<Message>; 3] {
         partitions[p].push(m);
     }
     partitions
+}
+
+/// Applies the three partitions at once, each in its own task and batch size (3, 7 and 11
+/// messages: uneven boundaries), pausing `pause` after each batch; with `redeliver`, each
+/// task then delivers its whole partition again, which must apply nothing.
+pub async fn apply_concurrently(
+    applier: &Arc<Applier>,
+    partitions: [Vec<Message>; 3],
+    pause: Duration,
+    redeliver: bool,
+) {
+    let tasks: Vec<_> = partitions
+        .into_iter()
+        .zip([3, 7, 11])
+        .map(|(messages, chunk)| {
+            let applier = applier.clone();
+            tokio::spawn(async move {
+                for batch in messages.chunks(chunk) {
+                    applier.apply(batch).await.unwrap();
+                    tokio::time::sleep(pause).await;
+                }
+                if redeliver {
+                    let again = applier.apply(&messages).await.unwrap();
+                    assert_eq!(again.applied, 0, "a re-delivery of everything changes nothing: {again:?}");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Runs `projector rebuild analytics` (pages of 50 events) into version 2 and returns its
+/// snapshot, to compare with the live version's.
+pub async fn rebuilt(h: &Harness) -> [Vec<String>; 4] {
+    let options = tally_projector::rebuild::Options { page: 50, ..Default::default() };
+    let report =
+        tally_projector::analytics::rebuild::analytics(&h.settings(), options, Default::default()).await.unwrap();
+    assert_eq!(report.new_version, 2);
+    snapshot(h, 2).await
 }
