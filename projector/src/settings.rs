@@ -234,6 +234,13 @@ mod tests {
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("session_timeout_minutes"), "error does not name the key: {err}");
 
+        std::fs::write(&file, "[analytics]\nclose_days_every = 0.5\nclose_days_after = 60\n").unwrap();
+        let closing = Settings::load(Some(&file)).unwrap().analytics.closing();
+        assert_eq!((closing.every, closing.after), (Duration::from_millis(500), Duration::from_secs(60)));
+        std::fs::write(&file, "[analytics]\nclose_days_every = -1\n").unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("analytics.close_days_every"), "error does not name the key: {err}");
+
         std::fs::write(&file, "[batch]\nlanes = 0\n").unwrap();
         let err = Settings::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("batch.lanes"), "error does not name the key: {err}");
