@@ -71,6 +71,12 @@ pub struct ConsumerOptions {
     /// default (64 MiB, plus up to a 50 MiB fetch) let a projector with a backlog hold
     /// hundreds of MiB of records it had not asked for yet (docs/benchmarks.md, "footprint").
     pub prefetch_kbytes: u32,
+    /// Upper bound on one partition's share of a fetch, in KiB. librdkafka hands the
+    /// application a fetch's records partition by partition, so its default (1 MiB, ~3,000
+    /// analytics records) arrives as one long run of a single partition: enough to fill the
+    /// projector's backlog while the lanes that could apply the other partitions sit idle
+    /// (docs/benchmarks.md, "ingest").
+    pub partition_fetch_kbytes: u32,
 }
 
 impl ConsumerOptions {
@@ -81,6 +87,7 @@ impl ConsumerOptions {
             session_timeout: Duration::from_secs(45),
             fetch_wait: Duration::from_millis(10),
             prefetch_kbytes: 4 * 1024,
+            partition_fetch_kbytes: 128,
         }
     }
 }
@@ -103,6 +110,7 @@ pub fn consumer_config(brokers: &str, opts: &ConsumerOptions) -> ClientConfig {
         .set("queued.max.messages.kbytes", opts.prefetch_kbytes.to_string())
         // A fetch may overshoot the queue's bound by up to its own size.
         .set("fetch.max.bytes", (opts.prefetch_kbytes.clamp(2048, 16 * 1024) * 512).to_string())
+        .set("max.partition.fetch.bytes", (opts.partition_fetch_kbytes.max(1) * 1024).to_string())
         .set("enable.partition.eof", "false")
         .set("socket.keepalive.enable", "true");
     config
@@ -151,5 +159,11 @@ mod tests {
         assert_eq!(c.get("fetch.max.bytes"), Some("2097152"), "at most half the queue per fetch");
         let big = ConsumerOptions { prefetch_kbytes: 1 << 20, ..ConsumerOptions::new("g1") };
         assert_eq!(consumer_config("b:1", &big).get("fetch.max.bytes"), Some("8388608"), "capped at 8 MiB");
+    }
+
+    #[test]
+    fn one_partition_takes_a_small_share_of_a_fetch() {
+        let c = consumer_config("b:1", &ConsumerOptions::new("g1"));
+        assert_eq!(c.get("max.partition.fetch.bytes"), Some("131072"));
     }
 }
