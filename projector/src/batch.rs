@@ -68,10 +68,11 @@ pub async fn active_for_share(tx: &Transaction<'_>) -> Result<Active, ProjectorE
 
 /// [`active_for_share`] for any projection.
 pub async fn projection_for_share(tx: &Transaction<'_>, name: &'static str) -> Result<Active, ProjectorError> {
-    let row = tx
-        .query_opt("SELECT active_version, applied_through FROM projections WHERE name = $1 FOR SHARE", &[&name])
-        .await?
-        .ok_or(ProjectorError::NoProjection(name))?;
+    // Prepared once per connection: every batch asks, and a statement sent as
+    // text costs a second round trip (and a plan) each time.
+    let stmt =
+        tx.prepare_cached("SELECT active_version, applied_through FROM projections WHERE name = $1 FOR SHARE").await?;
+    let row = tx.query_opt(&stmt, &[&name]).await?.ok_or(ProjectorError::NoProjection(name))?;
     Ok(Active { version: row.get(0), applied_through: row.get(1) })
 }
 
@@ -138,10 +139,12 @@ impl Applier {
     async fn apply_once(&self, messages: &[Message]) -> Result<BatchReport, ProjectorError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let active = active_for_share(&tx).await?;
-        let active_analytics = projection_for_share(&tx, ANALYTICS).await?;
+        // One round trip for the three reads every batch starts with.
+        let (active, active_analytics, stored) =
+            futures::try_join!(active_for_share(&tx), projection_for_share(&tx, ANALYTICS), async {
+                Ok(offsets::load(&tx, &self.consumer).await?)
+            },)?;
         let statements = self.statements(active.version);
-        let stored = offsets::load(&*tx, &self.consumer).await?;
         // Only the batch's own partitions are written back: another lane may be
         // applying the others right now (kafka::lanes), and a row written here
         // would stay locked, in no particular order, until this commit.
@@ -190,6 +193,10 @@ impl Applier {
             progress.entry(partition).or_insert(stored_progress).advance(&message.source, position);
         }
 
+        // Known before anything is projected, and written first: the rollup rows
+        // other lanes wait for stay locked from the analytics write to the commit,
+        // and that should be one round trip, not three.
+        offsets::save(&tx, &self.consumer, &progress).await?;
         let verdicts = project_with_fallback(&tx, &statements, &to_project, Sharing::Shared).await?;
         for ((i, _), verdict) in to_project.iter().zip(verdicts) {
             match verdict {
@@ -217,7 +224,6 @@ impl Applier {
         }
         report.dead_lettered = letters.len();
         dead_letters::insert(&*tx, &self.consumer, &letters, false).await?;
-        offsets::save(&*tx, &self.consumer, &progress).await?;
         tx.commit().await?;
         drop(spans);
         Ok(report)

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use tokio_postgres::GenericClient;
+// deadpool's client trait: it caches prepared statements per connection, and every
+// batch reads and writes offsets (a statement sent as text is a second round trip).
+use deadpool_postgres::GenericClient;
 
 use crate::message::Source;
 
@@ -41,12 +43,10 @@ pub async fn load(
     client: &impl GenericClient,
     consumer: &str,
 ) -> Result<HashMap<Partition, Progress>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT topic, partition, next_offset, position FROM projector_offsets WHERE consumer = $1",
-            &[&consumer],
-        )
+    let stmt = client
+        .prepare_cached("SELECT topic, partition, next_offset, position FROM projector_offsets WHERE consumer = $1")
         .await?;
+    let rows = client.query(&stmt, &[&consumer]).await?;
     Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), Progress { next_offset: r.get(2), position: r.get(3) })).collect())
 }
 
@@ -70,23 +70,23 @@ pub async fn save(
         next.push(p.next_offset);
         positions.push(p.position);
     }
-    client
-        .execute(
+    let stmt = client
+        .prepare_cached(
             "INSERT INTO projector_offsets (consumer, topic, partition, next_offset, position) \
              SELECT $1, * FROM unnest($2::text[], $3::int4[], $4::int8[], $5::int8[]) \
              ON CONFLICT (consumer, topic, partition) DO UPDATE SET \
                next_offset = GREATEST(projector_offsets.next_offset, EXCLUDED.next_offset), \
                position = GREATEST(projector_offsets.position, EXCLUDED.position), updated_at = now()",
-            &[&consumer, &topics, &partitions, &next, &positions],
         )
         .await?;
+    client.execute(&stmt, &[&consumer, &topics, &partitions, &next, &positions]).await?;
     Ok(())
 }
 
 /// The projected position of `consumer`: every event at or below it is
 /// applied (the minimum over its partitions), `None` before the first batch.
 pub async fn projected_position(
-    client: &impl GenericClient,
+    client: &impl tokio_postgres::GenericClient,
     consumer: &str,
 ) -> Result<Option<i64>, tokio_postgres::Error> {
     let row = client.query_one("SELECT min(position) FROM projector_offsets WHERE consumer = $1", &[&consumer]).await?;

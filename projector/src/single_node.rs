@@ -39,7 +39,7 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Where single-node mode resumes: the committed `$all` offset.
 pub async fn resume_position(read_pool: &Pool, consumer: &str) -> Result<u64, ProjectorError> {
     let client = read_pool.get().await?;
-    let progress = offsets::load(&**client, consumer).await?;
+    let progress = offsets::load(&client, consumer).await?;
     Ok(progress.get(&(ALL_TOPIC.to_owned(), 0)).map(|p| p.next_offset.max(0) as u64).unwrap_or(0))
 }
 

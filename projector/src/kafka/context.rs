@@ -39,7 +39,7 @@ impl ProjectorContext {
         tokio::task::block_in_place(|| {
             self.runtime.block_on(async {
                 let client = self.pool.get().await?;
-                Ok(offsets::load(&**client, &self.consumer).await?)
+                Ok(offsets::load(&client, &self.consumer).await?)
             })
         })
     }

@@ -89,7 +89,7 @@ pub async fn run(
         Assignment::Manual => {
             let stored = {
                 let client = applier.pool().get().await?;
-                offsets::load(&**client, applier.consumer()).await?
+                offsets::load(&client, applier.consumer()).await?
             };
             let mut tpl = TopicPartitionList::new();
             for (topic, partition) in &partitions {
@@ -197,6 +197,6 @@ async fn partitions(consumer: &Arc<Projector>, topics: &[String]) -> Result<Vec<
 async fn register_partitions(applier: &Applier, partitions: &[(String, i32)]) -> Result<(), ProjectorError> {
     let client = applier.pool().get().await?;
     let progress = partitions.iter().map(|p| (p.clone(), Progress::default())).collect();
-    offsets::save(&**client, applier.consumer(), &progress).await?;
+    offsets::save(&client, applier.consumer(), &progress).await?;
     Ok(())
 }
