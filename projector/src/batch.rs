@@ -143,7 +143,7 @@ impl Applier {
         let (active, active_analytics, stored) =
             futures::try_join!(active_for_share(&tx), projection_for_share(&tx, ANALYTICS), async {
                 Ok(offsets::load(&tx, &self.consumer).await?)
-            },)?;
+            })?;
         let statements = self.statements(active.version);
         // Only the batch's own partitions are written back: another lane may be
         // applying the others right now (kafka::lanes), and a row written here
@@ -193,9 +193,9 @@ impl Applier {
             progress.entry(partition).or_insert(stored_progress).advance(&message.source, position);
         }
 
-        // Known before anything is projected, and written first: the rollup rows
+        // Known before anything is projected, so written first: the rollup rows
         // other lanes wait for stay locked from the analytics write to the commit,
-        // and that should be one round trip, not three.
+        // and writing the offsets in between kept them two round trips longer.
         offsets::save(&tx, &self.consumer, &progress).await?;
         let verdicts = project_with_fallback(&tx, &statements, &to_project, Sharing::Shared).await?;
         for ((i, _), verdict) in to_project.iter().zip(verdicts) {
