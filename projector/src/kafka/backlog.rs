@@ -8,6 +8,11 @@
 //! while the other lanes ran dry, and the partitions two lanes shared drained last, at one
 //! lane's speed (docs/benchmarks.md, "ingest").
 //!
+//! A batch may hold several partitions: the lane's first partition tops it up with the
+//! others that are due and fit whole ([`Backlog::take`]). The rollup writes one row per key
+//! and batch, so many small one-partition batches (six partitions on one pod, or a paced
+//! load) cost more rows per event, and their lanes queued on each other's rollup rows.
+//!
 //! The backlog is bounded as a whole, not per lane or partition: the reader waits only
 //! once it holds `capacity` records, and then every lane has a batch to take unless they
 //! all belong to fewer partitions than there are lanes. Pausing a full partition in Kafka
@@ -37,10 +42,12 @@ pub enum Pushed {
     Stale,
 }
 
-/// A lane's batch: the next records of one partition, in offset order.
+/// A lane's batch: the next records of one or more partitions, each partition's in offset
+/// order. A lane applies them all in one transaction, and none of these partitions goes to
+/// another lane until it has [`finished`](Backlog::finished).
 #[derive(Debug)]
 pub struct Batch {
-    pub partition: Partition,
+    pub partitions: Vec<Partition>,
     pub records: Vec<Message>,
 }
 
@@ -153,14 +160,18 @@ impl Backlog {
         }
     }
 
-    /// A lane has committed (or given up on) its batch of `partition`: its next batch may go.
-    pub fn finished(&self, partition: &Partition) {
+    /// A lane has committed (or given up on) `batch`: its partitions' next batches may go.
+    pub fn finished(&self, batch: &Batch) {
         let mut state = self.lock();
-        if let Some(queue) = state.queues.get_mut(partition) {
-            queue.in_flight = false;
-            if !queue.records.is_empty() {
-                self.work.notify_waiters();
+        let mut ready = false;
+        for partition in &batch.partitions {
+            if let Some(queue) = state.queues.get_mut(partition) {
+                queue.in_flight = false;
+                ready |= !queue.records.is_empty();
             }
+        }
+        if ready {
+            self.work.notify_waiters();
         }
     }
 
@@ -198,17 +209,54 @@ impl Backlog {
         }
     }
 
-    fn take(&self, partition: Partition) -> Batch {
+    /// Takes the next batch of `first`, topped up to `max_events` with every other partition
+    /// that is due as well and fits whole, fullest first (see the module docs). Only due
+    /// partitions: one that is not would otherwise leave sooner than on its own, and be
+    /// in flight when it becomes due.
+    fn take(&self, first: Partition) -> Batch {
+        let now = Instant::now();
         let mut state = self.lock();
-        let queue = state.queues.get_mut(&partition).expect("picked partitions are queued");
+        let mut records = Vec::new();
+        let mut partitions = vec![first.clone()];
+        let queue = state.queues.get_mut(&first).expect("picked partitions are queued");
         let n = queue.records.len().min(self.shape.max_events);
-        let records: Vec<Message> = queue.records.drain(..n).collect();
+        records.extend(queue.records.drain(..n));
         queue.in_flight = true;
         // The rest waited as long, but cannot go before this batch commits anyway.
-        queue.waiting_since = (!queue.records.is_empty()).then(Instant::now);
-        state.queued -= n;
+        queue.waiting_since = (!queue.records.is_empty()).then_some(now);
+
+        let mut more: Vec<(&Partition, usize)> = state
+            .queues
+            .iter()
+            .filter(|(_, q)| !q.in_flight && !q.records.is_empty() && self.due(q, now))
+            .map(|(p, q)| (p, q.records.len()))
+            .collect();
+        more.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let mut room = self.shape.max_events - records.len();
+        let mut also = Vec::new();
+        for (partition, len) in more {
+            if len <= room {
+                room -= len;
+                also.push(partition.clone());
+            }
+        }
+        for partition in also {
+            let queue = state.queues.get_mut(&partition).expect("listed partitions are queued");
+            records.extend(queue.records.drain(..));
+            queue.in_flight = true;
+            queue.waiting_since = None;
+            partitions.push(partition);
+        }
+        state.queued -= records.len();
         self.space.notify_waiters();
-        Batch { partition, records }
+        Batch { partitions, records }
+    }
+
+    /// Whether `queue` would make a batch of its own now: full, or its oldest record has
+    /// waited `max_wait`.
+    fn due(&self, queue: &Queue, now: Instant) -> bool {
+        queue.records.len() >= self.shape.max_events
+            || queue.waiting_since.is_some_and(|since| since + self.shape.max_wait <= now)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -247,11 +295,11 @@ mod tests {
             assert_eq!(backlog.push(record("a", 0, offset)).await, Pushed::Queued);
         }
         let first = backlog.next_batch(&never).await.unwrap();
-        assert_eq!((first.partition.clone(), offsets(&first)), (p("a", 0), vec![0, 1, 2]));
+        assert_eq!((first.partitions.clone(), offsets(&first)), (vec![p("a", 0)], vec![0, 1, 2]));
         // Offsets 3 and 4 wait for the first batch, however long a second lane asks.
         let second = tokio::time::timeout(Duration::from_secs(5), backlog.next_batch(&never)).await;
         assert!(second.is_err(), "a partition in flight went to a second lane: {second:?}");
-        backlog.finished(&first.partition);
+        backlog.finished(&first);
         assert_eq!(offsets(&backlog.next_batch(&never).await.unwrap()), vec![3, 4]);
         assert_eq!(backlog.queued(), 0);
     }
@@ -295,12 +343,45 @@ mod tests {
         backlog.push(record("b", 0, 0)).await;
         let lanes =
             [backlog.next_batch(&never).await, backlog.next_batch(&never).await, backlog.next_batch(&never).await];
-        let got: Vec<_> = lanes.iter().map(|b| b.as_ref().map(|b| (b.partition.clone(), offsets(b)))).collect();
+        let got: Vec<_> = lanes.iter().map(|b| b.as_ref().map(|b| (b.partitions.clone(), offsets(b)))).collect();
         assert_eq!(
             got,
-            [Some((p("a", 1), vec![0, 1, 2])), Some((p("a", 0), vec![0, 1, 2])), Some((p("b", 0), vec![0]))],
+            [
+                Some((vec![p("a", 1)], vec![0, 1, 2])),
+                Some((vec![p("a", 0)], vec![0, 1, 2])),
+                Some((vec![p("b", 0)], vec![0]))
+            ],
             "three lanes, three partitions, the one furthest behind first"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_batch_takes_along_the_other_due_partitions_that_fit_whole() {
+        let shape = BatchShape { max_events: 5, max_wait: Duration::from_millis(20) };
+        let backlog = Backlog::new(shape, 100);
+        let never = CancellationToken::new();
+        for offset in 0..2 {
+            backlog.push(record("a", 0, offset)).await;
+        }
+        backlog.push(record("a", 1, 7)).await;
+        for offset in 0..3 {
+            backlog.push(record("a", 2, offset)).await;
+        }
+        tokio::time::sleep(shape.max_wait).await;
+        // Not yet due: waits for a batch of its own.
+        backlog.push(record("b", 0, 0)).await;
+        let batch = backlog.next_batch(&never).await.unwrap();
+        // a2 is the fullest; a0 fits whole beside it, a1 then does not.
+        assert_eq!(batch.partitions, vec![p("a", 2), p("a", 0)]);
+        assert_eq!(offsets(&batch), vec![0, 1, 2, 0, 1]);
+        let next = backlog.next_batch(&never).await.unwrap();
+        assert_eq!((next.partitions.clone(), offsets(&next)), (vec![p("a", 1)], vec![7]));
+        // Every partition of a batch is in flight until it has finished.
+        backlog.push(record("a", 0, 2)).await;
+        let waited = tokio::time::timeout(Duration::from_secs(1), backlog.next_batch(&never)).await.unwrap().unwrap();
+        assert_eq!(waited.partitions, vec![p("b", 0)], "a0 went out while its batch was in flight");
+        backlog.finished(&batch);
+        assert_eq!(offsets(&backlog.next_batch(&never).await.unwrap()), vec![2]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,12 +3,12 @@
 //! One read-DB transaction at a time leaves the database's other cores idle
 //! while the projector folds the next batch, and the projector idle while the
 //! database writes (docs/benchmarks.md, "ingest"). So `batch.lanes` lanes each
-//! take the next batch of whichever partition is free ([`Backlog`]) and apply
+//! take the next batch of whichever partitions are free ([`Backlog`]) and apply
 //! it in their own transaction.
 //!
 //! Why this is safe: a partition is applied by one lane at a time, batch after
 //! batch, so its records are applied in order; a batch records progress only
-//! for its own partition; and what two lanes can both touch is what two
+//! for its own partitions; and what two lanes can both touch is what two
 //! projector pods of one consumer group can both touch (rollup rows, locked in
 //! key order; a profile's row), which the projections already lock for
 //! ([`Sharing::Shared`](crate::project::Sharing)).
@@ -50,8 +50,7 @@ pub async fn run_lane(
                 Err(e) => {
                     tracing::error!(
                         error = %Causes(&e),
-                        topic = %batch.partition.0,
-                        partition = batch.partition.1,
+                        partitions = ?batch.partitions,
                         "applying a batch failed; retrying"
                     );
                     tokio::select! {
@@ -62,6 +61,6 @@ pub async fn run_lane(
                 }
             }
         }
-        backlog.finished(&batch.partition);
+        backlog.finished(&batch);
     }
 }

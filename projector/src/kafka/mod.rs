@@ -18,7 +18,7 @@ pub mod context;
 pub mod lanes;
 mod record;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tally_platform::causes::Causes;
 use tally_streaming::{
@@ -164,12 +164,19 @@ async fn read_into_backlog(consumer: &Projector, backlog: &Backlog, shutdown: &C
 /// tools outside the read DB see the lag. Best effort: a failure only makes
 /// that view stale, never the projection, so it is logged and not retried.
 fn mirror_offsets(consumer: &Projector, batch: &Batch) {
-    // A batch is one partition's records in offset order.
-    let Some(last) = batch.records.last() else { return };
-    let (topic, partition) = (&batch.partition.0, batch.partition.1);
+    // Each partition's records are in offset order, so its last one is the furthest.
+    let mut last: HashMap<(&str, i32), i64> = HashMap::new();
+    for record in &batch.records {
+        last.insert((record.source.topic.as_str(), record.source.partition), record.source.offset);
+    }
     let mut tpl = TopicPartitionList::new();
-    if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(last.source.offset + 1)) {
-        tracing::warn!(error = %Causes(&e), topic, partition, "cannot build the offsets to mirror to Kafka");
+    for ((topic, partition), offset) in last {
+        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset + 1)) {
+            tracing::warn!(error = %Causes(&e), topic, partition, "cannot build the offsets to mirror to Kafka");
+            return;
+        }
+    }
+    if tpl.count() == 0 {
         return;
     }
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
