@@ -189,9 +189,9 @@ impl Backlog {
             let Some(since) = queue.waiting_since.filter(|_| !queue.in_flight && !queue.records.is_empty()) else {
                 continue;
             };
-            let due = since + self.shape.max_wait;
-            if queue.records.len() < self.shape.max_events && due > now {
-                earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            if !self.due(queue, now) {
+                let at = since + self.shape.max_wait;
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
                 continue;
             }
             // Fullest first, then longest waiting: the partition furthest behind.
@@ -253,7 +253,7 @@ impl Backlog {
     }
 
     /// Whether `queue` would make a batch of its own now: full, or its oldest record has
-    /// waited `max_wait`.
+    /// waited `max_wait`. The one rule for both picking a batch and topping one up.
     fn due(&self, queue: &Queue, now: Instant) -> bool {
         queue.records.len() >= self.shape.max_events
             || queue.waiting_since.is_some_and(|since| since + self.shape.max_wait <= now)
