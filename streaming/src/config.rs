@@ -77,6 +77,13 @@ pub struct ConsumerOptions {
     /// projector's backlog while the lanes that could apply the other partitions sit idle
     /// (docs/benchmarks.md, "ingest").
     pub partition_fetch_kbytes: u32,
+    /// How long librdkafka leaves a partition unfetched once the prefetched records reach
+    /// `prefetch_kbytes`. Its default (1 s) suits a large prefetch; with ours, the queue
+    /// fills whenever the application is busy, and each partition then sat out a second,
+    /// each from a different moment: for long stretches only one partition was fetched, so
+    /// the projector's backlog held that one partition's records and only one of its lanes
+    /// could work (docs/benchmarks.md, "ingest").
+    pub queue_backoff: Duration,
 }
 
 impl ConsumerOptions {
@@ -88,6 +95,7 @@ impl ConsumerOptions {
             fetch_wait: Duration::from_millis(10),
             prefetch_kbytes: 4 * 1024,
             partition_fetch_kbytes: 128,
+            queue_backoff: Duration::from_millis(10),
         }
     }
 }
@@ -111,6 +119,7 @@ pub fn consumer_config(brokers: &str, opts: &ConsumerOptions) -> ClientConfig {
         // A fetch may overshoot the queue's bound by up to its own size.
         .set("fetch.max.bytes", (opts.prefetch_kbytes.clamp(2048, 16 * 1024) * 512).to_string())
         .set("max.partition.fetch.bytes", (opts.partition_fetch_kbytes.max(1) * 1024).to_string())
+        .set("fetch.queue.backoff.ms", millis(opts.queue_backoff))
         .set("enable.partition.eof", "false")
         .set("socket.keepalive.enable", "true");
     config
@@ -159,6 +168,12 @@ mod tests {
         assert_eq!(c.get("fetch.max.bytes"), Some("2097152"), "at most half the queue per fetch");
         let big = ConsumerOptions { prefetch_kbytes: 1 << 20, ..ConsumerOptions::new("g1") };
         assert_eq!(consumer_config("b:1", &big).get("fetch.max.bytes"), Some("8388608"), "capped at 8 MiB");
+    }
+
+    #[test]
+    fn a_full_prefetch_queue_pauses_fetching_briefly() {
+        let c = consumer_config("b:1", &ConsumerOptions::new("g1"));
+        assert_eq!(c.get("fetch.queue.backoff.ms"), Some("10"), "librdkafka's default is a whole second");
     }
 
     #[test]

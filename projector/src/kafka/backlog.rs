@@ -15,7 +15,10 @@
 //!
 //! The backlog is bounded as a whole, not per lane or partition: the reader waits only
 //! once it holds `capacity` records, and then every lane has a batch to take unless they
-//! all belong to fewer partitions than there are lanes. Pausing a full partition in Kafka
+//! all belong to fewer partitions than there are lanes. That holds as long as librdkafka
+//! keeps fetching every partition: with its default `fetch.queue.backoff.ms` (1 s) the
+//! backlog held runs of thousands of records of the one partition a lane was applying
+//! (`ConsumerOptions::queue_backoff` in tally-streaming). Pausing a full partition in Kafka
 //! instead (and reading on) cost more than it saved: delivery fell to a steady ~5,800
 //! records/s while Kafka held a backlog (docs/benchmarks.md, "ingest").
 //!
