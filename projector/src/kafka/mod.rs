@@ -18,7 +18,7 @@ pub mod context;
 pub mod lanes;
 mod record;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use tally_platform::causes::Causes;
 use tally_streaming::{
@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     ProjectorError,
     batch::Applier,
+    message::{Message, Source},
     offsets::{self, Progress},
     settings::{Assignment, Settings},
 };
@@ -164,14 +165,10 @@ async fn read_into_backlog(consumer: &Projector, backlog: &Backlog, shutdown: &C
 /// tools outside the read DB see the lag. Best effort: a failure only makes
 /// that view stale, never the projection, so it is logged and not retried.
 fn mirror_offsets(consumer: &Projector, batch: &Batch) {
-    // Each partition's records are in offset order, so its last one is the furthest.
-    let mut last: HashMap<(&str, i32), i64> = HashMap::new();
-    for record in &batch.records {
-        last.insert((record.source.topic.as_str(), record.source.partition), record.source.offset);
-    }
     let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), offset) in last {
-        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(offset + 1)) {
+    for last in furthest_records(&batch.records) {
+        let (topic, partition) = (last.topic.as_str(), last.partition);
+        if let Err(e) = tpl.add_partition_offset(topic, partition, Offset::Offset(last.offset + 1)) {
             tracing::warn!(error = %Causes(&e), topic, partition, "cannot build the offsets to mirror to Kafka");
             return;
         }
@@ -182,6 +179,14 @@ fn mirror_offsets(consumer: &Projector, batch: &Batch) {
     if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
         tracing::warn!(error = %Causes(&e), "mirroring offsets to Kafka failed (the read DB has them)");
     }
+}
+
+/// The furthest record of each partition in `records`. A batch holds each of its partitions'
+/// records as one run in offset order (`Backlog::take`), so that is the last of each run.
+fn furthest_records(records: &[Message]) -> impl Iterator<Item = &Source> {
+    records
+        .chunk_by(|a, b| a.source.topic == b.source.topic && a.source.partition == b.source.partition)
+        .filter_map(|run| run.last().map(|m| &m.source))
 }
 
 /// Every partition of `topics`, from the broker's metadata.
@@ -206,4 +211,23 @@ async fn register_partitions(applier: &Applier, partitions: &[(String, i32)]) ->
     let progress = partitions.iter().map(|p| (p.clone(), Progress::default())).collect();
     offsets::save(&client, applier.consumer(), &progress).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Body;
+
+    fn record(topic: &str, partition: i32, offset: i64) -> Message {
+        let source = Source { topic: topic.to_owned(), partition, offset };
+        Message { source, headers: Vec::new(), body: Body::Undecodable { raw: Vec::new(), reason: String::new() } }
+    }
+
+    #[test]
+    fn each_partition_of_a_batch_mirrors_its_last_offset() {
+        let records = [record("a", 0, 4), record("a", 0, 5), record("a", 1, 9), record("b", 0, 2), record("b", 0, 3)];
+        let got: Vec<_> = furthest_records(&records).map(|s| (s.topic.as_str(), s.partition, s.offset)).collect();
+        assert_eq!(got, vec![("a", 0, 5), ("a", 1, 9), ("b", 0, 3)]);
+        assert_eq!(furthest_records(&[]).count(), 0);
+    }
 }
